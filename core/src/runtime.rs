@@ -1,0 +1,258 @@
+//! The adapter contract: the only place where a runtime is named, in the abstract.
+//!
+//! steward's core needs exactly three things from an async runtime: to spawn a
+//! detached `Send + 'static` future, to sleep for a [`Duration`], and to read a
+//! monotonic clock. [`Runtime`] is that contract. `steward-smol` and
+//! `steward-tokio` implement it, and so does the virtual-time runtime of
+//! `steward::testing` (feature `test-util`).
+//!
+//! Everything else — cancellation, abort, panics, timeouts — is built in core
+//! on top of these three, so it behaves the same on every runtime. Spawning
+//! returns nothing: core aborts a task by dropping its future itself, and
+//! catches its panics itself, so no runtime's `JoinHandle` semantics leak in.
+//!
+//! [`RuntimeHandle`] is the cloneable, type-erased handle that the rest of
+//! steward (and a runtime-neutral library) holds.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use pin_project_lite::pin_project;
+
+/// A boxed, sendable future, as spawned and slept on through the contract.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// What an async runtime must provide to run steward.
+///
+/// Implementations must be cheap to call from any thread. `sleep` must be
+/// woken by the runtime's timer (not by busy polling), and `now` must be
+/// monotonic and agree with `sleep`: after `sleep(d)` completes,
+/// `now()` has advanced by at least `d`.
+///
+/// # Examples
+///
+/// A runtime that spawns every task on a thread of its own (fine for a test,
+/// wasteful in production):
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use std::task::{Poll, Waker};
+/// use std::time::{Duration, Instant};
+/// use steward::runtime::{BoxFuture, Runtime, RuntimeHandle};
+///
+/// #[derive(Debug)]
+/// struct Threads;
+///
+/// impl Runtime for Threads {
+///     fn spawn(&self, task: BoxFuture<()>) {
+///         std::thread::spawn(move || futures_lite::future::block_on(task));
+///     }
+///     fn sleep(&self, duration: Duration) -> BoxFuture<()> {
+///         // A real runtime arms a timer; here a thread wakes the sleeper.
+///         let deadline = Instant::now() + duration;
+///         let waker = Arc::new(Mutex::new(None::<Waker>));
+///         let timer = Arc::clone(&waker);
+///         std::thread::spawn(move || {
+///             std::thread::sleep(duration);
+///             if let Some(w) = timer.lock().unwrap().take() {
+///                 w.wake();
+///             }
+///         });
+///         Box::pin(futures_lite::future::poll_fn(move |cx| {
+///             *waker.lock().unwrap() = Some(cx.waker().clone());
+///             if Instant::now() >= deadline { Poll::Ready(()) } else { Poll::Pending }
+///         }))
+///     }
+///     fn now(&self) -> Instant {
+///         Instant::now()
+///     }
+/// }
+///
+/// let rt = RuntimeHandle::new(Threads);
+/// let start = rt.now();
+/// futures_lite::future::block_on(rt.sleep(Duration::from_millis(1)));
+/// assert!(rt.now() - start >= Duration::from_millis(1));
+/// ```
+pub trait Runtime: Send + Sync + 'static {
+    /// Runs `task` to completion in the background, detached.
+    ///
+    /// The runtime must poll the task until it completes or the runtime shuts
+    /// down. It must not need the task's output or a handle to it.
+    fn spawn(&self, task: BoxFuture<()>);
+
+    /// A future that completes once `duration` has passed on this runtime's clock.
+    fn sleep(&self, duration: Duration) -> BoxFuture<()>;
+
+    /// The runtime's monotonic clock.
+    fn now(&self) -> Instant;
+}
+
+/// A cloneable, type-erased handle to a [`Runtime`].
+///
+/// This is what steward's types hold, so that a library written against
+/// `steward` alone never names a runtime.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "test-util")] {
+/// use std::time::Duration;
+/// use steward::testing::TestRuntime;
+///
+/// let rt = TestRuntime::new();
+/// let handle = rt.handle();
+/// rt.block_on(async move {
+///     let start = handle.now();
+///     handle.sleep(Duration::from_secs(30)).await; // virtual: takes no real time
+///     assert_eq!(handle.now() - start, Duration::from_secs(30));
+/// });
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RuntimeHandle {
+    rt: Arc<dyn Runtime>,
+}
+
+impl RuntimeHandle {
+    /// Wraps a runtime.
+    #[must_use]
+    pub fn new<R: Runtime>(runtime: R) -> Self {
+        Self { rt: Arc::new(runtime) }
+    }
+
+    /// Wraps a runtime that is already shared.
+    #[must_use]
+    pub fn from_arc(runtime: Arc<dyn Runtime>) -> Self {
+        Self { rt: runtime }
+    }
+
+    /// Spawns a detached future.
+    pub fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.rt.spawn(Box::pin(future));
+    }
+
+    /// Sleeps for `duration` on the runtime's clock.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future cancels the timer and nothing else.
+    pub fn sleep(&self, duration: Duration) -> Sleep {
+        Sleep {
+            inner: self.rt.sleep(duration),
+        }
+    }
+
+    /// Sleeps until `deadline` on the runtime's clock (at once if it has passed).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`RuntimeHandle::sleep`].
+    pub fn sleep_until(&self, deadline: Instant) -> Sleep {
+        self.sleep(deadline.saturating_duration_since(self.now()))
+    }
+
+    /// Reads the runtime's monotonic clock.
+    #[must_use]
+    pub fn now(&self) -> Instant {
+        self.rt.now()
+    }
+
+    /// Runs `future` for at most `duration`; on time out the future is dropped.
+    ///
+    /// # Errors
+    ///
+    /// The returned future resolves to [`Elapsed`] when `duration` ran out
+    /// first.
+    ///
+    /// # Cancel safety
+    ///
+    /// As cancel-safe as `future` itself: dropping the [`Timeout`] drops it.
+    pub fn timeout<F: Future>(&self, duration: Duration, future: F) -> Timeout<F> {
+        Timeout {
+            future,
+            sleep: self.sleep(duration),
+        }
+    }
+
+    /// Whether two handles wrap the same runtime.
+    #[must_use]
+    pub fn ptr_eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.rt, &other.rt)
+    }
+}
+
+impl fmt::Debug for RuntimeHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuntimeHandle").finish_non_exhaustive()
+    }
+}
+
+/// Future returned by [`RuntimeHandle::sleep`] and [`RuntimeHandle::sleep_until`].
+#[must_use = "futures do nothing unless you .await or poll them"]
+pub struct Sleep {
+    inner: BoxFuture<()>,
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep").finish_non_exhaustive()
+    }
+}
+
+pin_project! {
+    /// Future returned by [`RuntimeHandle::timeout`].
+    #[must_use = "futures do nothing unless you .await or poll them"]
+    pub struct Timeout<F> {
+        #[pin]
+        future: F,
+        sleep: Sleep,
+    }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(out) = this.future.poll(cx) {
+            return Poll::Ready(Ok(out));
+        }
+        match Pin::new(this.sleep).poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<F> fmt::Debug for Timeout<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timeout").finish_non_exhaustive()
+    }
+}
+
+/// The error of a [`Timeout`]: the time ran out before the future completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Elapsed(());
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timed out")
+    }
+}
+
+impl std::error::Error for Elapsed {}

@@ -1,0 +1,457 @@
+//! The shutdown scope: [`Shutdown`], its guards and the futures that wait on it.
+//!
+//! # Invariants
+//!
+//! Each scope (`Inner`) packs its state into one `AtomicUsize`:
+//! bit 0 is *triggered* (set once, never cleared), the rest count *holds*:
+//! its live [`ShutdownGuard`]s plus its children whose own count is non-zero.
+//! A scope is drained exactly when its state equals `TRIGGERED` (triggered,
+//! no hold). A count going 0 → 1 takes one hold on the parent, 1 → 0 gives it
+//! back, so a parent is drained only once every child is. Holds move up the
+//! tree in a loop, never by recursion.
+//!
+//! - The flag is set before any event is notified, and every waiter listens
+//!   before it checks the flag a second time: no lost wake-up.
+//! - The reason is written (under its lock) before the flag is set, so a
+//!   reader who sees the flag sees the reason.
+//! - A child registers with its parent under the parent's `node` lock and then
+//!   reads the parent's flag; `trigger` sets the flag and then takes that lock to
+//!   collect children. Either the trigger sees the new child or the child sees
+//!   the flag.
+//! - Triggering a tree walks it with an explicit stack; dropping a deep chain
+//!   unlinks it in a loop (`Inner::drop`); neither recurses.
+//!
+//! # Lock order
+//!
+//! `reason` and `node` locks are never held together and never held while
+//! notifying, waking or dropping an `Inner`.
+
+mod future;
+mod guard;
+mod reason;
+
+use std::fmt;
+use std::panic::Location;
+use std::sync::{Arc, Weak};
+
+use event_listener::Event;
+use slab::Slab;
+
+use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
+
+pub use future::{Drained, RunUntilTriggered, Triggered, TriggeredOwned, UntilTriggered};
+pub use guard::ShutdownGuard;
+pub use reason::Reason;
+
+const TRIGGERED: usize = 1;
+const HOLD: usize = 2;
+
+/// A cloneable handle to one shutdown scope.
+///
+/// A scope is *triggered* once (with a [`Reason`]; the first wins) and then
+/// stays triggered. Work that must finish before the program exits takes a
+/// [`ShutdownGuard`]; the scope is *drained* once it is triggered and no
+/// guard of it or of any of its children is left. [`Shutdown::child`] makes a
+/// scope that is triggered with its parent, or alone.
+///
+/// All clones share the scope; handles compare with [`Shutdown::ptr_eq`].
+/// Checking ([`is_triggered`](Shutdown::is_triggered)) is one atomic load.
+///
+/// # Examples
+///
+/// ```
+/// use steward::{Reason, Shutdown};
+/// # futures_lite::future::block_on(async {
+/// let shutdown = Shutdown::new();
+///
+/// let worker = shutdown.clone();
+/// let guard = shutdown.guard(); // keeps the scope from draining
+/// let handle = std::thread::spawn(move || {
+///     worker.wait_blocking(); // waits for the trigger
+///     drop(guard); // done: lets the scope drain
+/// });
+///
+/// shutdown.trigger(Reason::Requested);
+/// shutdown.drained().await;
+/// handle.join().unwrap();
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct Shutdown {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    /// `TRIGGERED` bit and `HOLD`-sized count, see the module's invariants.
+    state: AtomicUsize,
+    /// Notified (all) once, when the flag is set.
+    triggered: Event,
+    /// Notified (all) whenever the scope may have become drained.
+    drained: Event,
+    /// The first reason; set before the flag.
+    reason: Mutex<Option<Arc<Reason>>>,
+    /// Children and the places where live guards were taken.
+    node: Mutex<Node>,
+    /// The parent scope, holding it alive while this child lives.
+    parent: Option<Arc<Inner>>,
+    /// This scope's key in its parent's `children`.
+    key: usize,
+}
+
+#[derive(Default)]
+struct Node {
+    children: Slab<Weak<Inner>>,
+    holders: Slab<&'static Location<'static>>,
+}
+
+impl Shutdown {
+    /// Creates a new, untriggered root scope.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = steward::Shutdown::new();
+    /// assert!(!shutdown.is_triggered());
+    /// ```
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::new(Inner::new(None, 0)),
+        }
+    }
+
+    /// Triggers the scope and all its descendants with `reason`.
+    ///
+    /// Returns `true` when this call triggered the scope, `false` when it was
+    /// triggered already (the first reason is kept). Never blocks on a waiter:
+    /// it sets a flag and notifies. A tree of any depth or width is triggered
+    /// with an explicit stack, not by recursion.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use steward::{Reason, Shutdown};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// assert!(shutdown.trigger(Reason::Signal(15)));
+    /// assert!(!shutdown.trigger(Reason::Requested));
+    /// assert_eq!(shutdown.reason(), Some(Reason::Signal(15)));
+    /// ```
+    pub fn trigger(&self, reason: Reason) -> bool {
+        self.inner.trigger_tree(Arc::new(reason))
+    }
+
+    /// Whether the scope has been triggered: one atomic load.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = steward::Shutdown::new();
+    /// shutdown.trigger(steward::Reason::Requested);
+    /// assert!(shutdown.is_triggered());
+    /// ```
+    #[must_use]
+    #[inline]
+    pub fn is_triggered(&self) -> bool {
+        self.inner.is_triggered()
+    }
+
+    /// Why the scope was triggered, or `None` while it is not.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use steward::{Reason, Shutdown};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// assert_eq!(shutdown.reason(), None);
+    /// shutdown.trigger(Reason::Fatal("disk full".into()));
+    /// assert_eq!(shutdown.reason(), Some(Reason::Fatal("disk full".into())));
+    /// ```
+    #[must_use]
+    pub fn reason(&self) -> Option<Reason> {
+        if !self.is_triggered() {
+            return None;
+        }
+        lock(&self.inner.reason).as_deref().cloned()
+    }
+
+    /// Creates a child scope.
+    ///
+    /// The child is triggered when this scope is (at once, if this scope is
+    /// triggered already), or on its own without touching this scope. This
+    /// scope is not drained while any guard of the child lives. Dropping every
+    /// handle and guard of a child detaches it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use steward::{Reason, Shutdown};
+    ///
+    /// let root = Shutdown::new();
+    /// let child = root.child();
+    /// child.trigger(Reason::Requested);
+    /// assert!(!root.is_triggered());
+    ///
+    /// let other = root.child();
+    /// root.trigger(Reason::Signal(2));
+    /// assert_eq!(other.reason(), Some(Reason::Signal(2)));
+    /// assert!(root.child().is_triggered());
+    /// ```
+    #[must_use]
+    pub fn child(&self) -> Shutdown {
+        let parent = &self.inner;
+        let (child, triggered) = {
+            let mut node = lock(&parent.node);
+            let entry = node.children.vacant_entry();
+            let child = Arc::new(Inner::new(Some(Arc::clone(parent)), entry.key()));
+            entry.insert(Arc::downgrade(&child));
+            // Read under the lock: see the module's invariants.
+            (child, parent.is_triggered())
+        };
+        if triggered {
+            if let Some(reason) = lock(&parent.reason).clone() {
+                child.trigger_tree(reason);
+            }
+        }
+        Shutdown { inner: child }
+    }
+
+    /// Takes a guard: the scope (and its ancestors) will not be drained while it lives.
+    ///
+    /// Taking a guard is an atomic increment plus recording where it was
+    /// taken (see [`Shutdown::holders`]). A guard taken after the scope drained
+    /// makes it undrained again until it is dropped, but does not call back
+    /// a [`Drained`] that already completed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use steward::{Reason, Shutdown};
+    /// # futures_lite::future::block_on(async {
+    /// let shutdown = Shutdown::new();
+    /// let guard = shutdown.guard();
+    /// shutdown.trigger(Reason::Requested);
+    /// assert!(!shutdown.is_drained());
+    /// drop(guard);
+    /// shutdown.drained().await;
+    /// # });
+    /// ```
+    #[track_caller]
+    pub fn guard(&self) -> ShutdownGuard {
+        ShutdownGuard::new(Arc::clone(&self.inner), Location::caller())
+    }
+
+    /// Whether the scope is triggered and no guard of it or its children lives.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = steward::Shutdown::new();
+    /// assert!(!shutdown.is_drained());
+    /// shutdown.trigger(steward::Reason::Requested);
+    /// assert!(shutdown.is_drained());
+    /// ```
+    #[must_use]
+    pub fn is_drained(&self) -> bool {
+        self.inner.is_drained()
+    }
+
+    /// Where the guards that still hold this scope or any of its children open
+    /// were taken: the answer to "what is my shutdown waiting for?".
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = steward::Shutdown::new();
+    /// let _guard = shutdown.child().guard();
+    /// let holders = shutdown.holders();
+    /// assert_eq!(holders.len(), 1);
+    /// assert_eq!(holders[0].file(), file!());
+    /// ```
+    #[must_use]
+    pub fn holders(&self) -> Vec<&'static Location<'static>> {
+        let mut out = Vec::new();
+        let mut stack = vec![Arc::clone(&self.inner)];
+        while let Some(scope) = stack.pop() {
+            let node = lock(&scope.node);
+            out.extend(node.holders.iter().map(|(_, loc)| *loc));
+            stack.extend(node.children.iter().filter_map(|(_, w)| w.upgrade()));
+        }
+        out
+    }
+
+    /// Whether two handles refer to the same scope.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = steward::Shutdown::new();
+    /// assert!(a.ptr_eq(&a.clone()));
+    /// assert!(!a.ptr_eq(&a.child()));
+    /// ```
+    #[must_use]
+    pub fn ptr_eq(&self, other: &Shutdown) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// Blocks the current thread until the scope is triggered.
+    ///
+    /// For threads outside any runtime; never call it on an async executor's
+    /// thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = steward::Shutdown::new();
+    /// let s = shutdown.clone();
+    /// std::thread::spawn(move || s.trigger(steward::Reason::Requested));
+    /// shutdown.wait_blocking();
+    /// ```
+    pub fn wait_blocking(&self) {
+        futures_lite::future::block_on(self.triggered());
+    }
+
+    /// Blocks the current thread until the scope is drained.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = steward::Shutdown::new();
+    /// shutdown.trigger(steward::Reason::Requested);
+    /// shutdown.drained_blocking();
+    /// ```
+    pub fn drained_blocking(&self) {
+        futures_lite::future::block_on(self.drained());
+    }
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Shutdown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.inner.state.load(Ordering::Relaxed);
+        f.debug_struct("Shutdown")
+            .field("triggered", &(state & TRIGGERED != 0))
+            .field("holds", &(state / HOLD))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    fn new(parent: Option<Arc<Inner>>, key: usize) -> Self {
+        Self {
+            state: AtomicUsize::new(0),
+            triggered: Event::new(),
+            drained: Event::new(),
+            reason: Mutex::new(None),
+            node: Mutex::new(Node::default()),
+            parent,
+            key,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn is_triggered(&self) -> bool {
+        // Acquire: pairs with the SeqCst `fetch_or` in `fire`, so a caller who
+        // sees the flag also sees the reason written before it.
+        self.state.load(Ordering::Acquire) & TRIGGERED != 0
+    }
+
+    pub(crate) fn is_drained(&self) -> bool {
+        // Acquire: pairs with the AcqRel `fetch_sub` in `release`, so whoever
+        // sees the scope drained sees every write the guard holders made.
+        self.state.load(Ordering::Acquire) == TRIGGERED
+    }
+
+    /// Triggers this scope and every descendant, without recursion.
+    fn trigger_tree(self: &Arc<Self>, reason: Arc<Reason>) -> bool {
+        if !self.set_reason(&reason) {
+            return false;
+        }
+        let mut stack = Vec::new();
+        self.fire(&mut stack);
+        while let Some(scope) = stack.pop() {
+            if scope.set_reason(&reason) {
+                scope.fire(&mut stack);
+            }
+        }
+        true
+    }
+
+    fn set_reason(&self, reason: &Arc<Reason>) -> bool {
+        let mut slot = lock(&self.reason);
+        if slot.is_some() {
+            return false;
+        }
+        *slot = Some(Arc::clone(reason));
+        true
+    }
+
+    /// Sets the flag, wakes the waiters and pushes the children on `stack`.
+    fn fire(&self, stack: &mut Vec<Arc<Inner>>) {
+        // SeqCst: the flag must be visible before the notifications below and
+        // before the `node` lock is taken (see the child-registration invariant).
+        let prev = self.state.fetch_or(TRIGGERED, Ordering::SeqCst);
+        self.triggered.notify(usize::MAX);
+        if prev / HOLD == 0 {
+            self.drained.notify(usize::MAX);
+        }
+        let node = lock(&self.node);
+        stack.extend(node.children.iter().filter_map(|(_, w)| w.upgrade()));
+    }
+
+    /// Takes one hold on this scope, and on its ancestors as counts leave zero.
+    fn acquire(&self) {
+        let mut scope = self;
+        loop {
+            // Relaxed: taking a hold publishes nothing; only its release must.
+            let prev = scope.state.fetch_add(HOLD, Ordering::Relaxed);
+            if prev / HOLD != 0 {
+                return;
+            }
+            match &scope.parent {
+                Some(parent) => scope = parent,
+                None => return,
+            }
+        }
+    }
+
+    /// Gives one hold back, and the ancestors' as counts reach zero.
+    fn release(&self) {
+        let mut scope = self;
+        loop {
+            // AcqRel: publishes the holder's writes to whoever sees the drain.
+            let prev = scope.state.fetch_sub(HOLD, Ordering::AcqRel);
+            if prev / HOLD != 1 {
+                return;
+            }
+            if prev & TRIGGERED != 0 {
+                scope.drained.notify(usize::MAX);
+            }
+            match &scope.parent {
+                Some(parent) => scope = parent,
+                None => return,
+            }
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Unlink from the parent, then walk up the chain of parents that this
+        // was the last reference to, dropping each without recursing.
+        let mut next = self.parent.take().map(|p| (p, self.key));
+        while let Some((parent, key)) = next {
+            lock(&parent.node).children.try_remove(key);
+            next = Arc::into_inner(parent).and_then(|mut p| {
+                let key = p.key;
+                p.parent.take().map(|pp| (pp, key))
+            });
+        }
+    }
+}
