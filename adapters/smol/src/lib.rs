@@ -1,0 +1,29 @@
+//! smol adapter for [steward](https://docs.rs/steward): runs steward's
+//! runtime-neutral lifecycle on smol.
+//!
+//! [`SmolRuntime`] implements [`steward::runtime::Runtime`] on an
+//! [`async_executor::Executor`] you pass in, or on smol's global executor,
+//! with async-io's timers.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use steward::{Reason, Shutdown};
+//! use steward_smol::SmolRuntime;
+//!
+//! let rt = SmolRuntime::global().handle();
+//! let shutdown = Shutdown::new();
+//! let stop = shutdown.clone();
+//! rt.spawn(async move { stop.trigger(Reason::Requested); });
+//! smol::block_on(async {
+//!     rt.timeout(Duration::from_secs(5), shutdown.triggered()).await.unwrap();
+//! });
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+
+mod runtime;
+
+pub use runtime::SmolRuntime;

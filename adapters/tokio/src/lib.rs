@@ -1,0 +1,29 @@
+//! tokio adapter for [steward](https://docs.rs/steward): runs steward's
+//! runtime-neutral lifecycle on tokio.
+//!
+//! [`TokioRuntime`] implements [`steward::runtime::Runtime`] on a tokio
+//! [`Handle`](tokio::runtime::Handle), with `tokio::time`.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use steward::{Reason, Shutdown};
+//! use steward_tokio::TokioRuntime;
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() {
+//!     let rt = TokioRuntime::current().handle();
+//!     let shutdown = Shutdown::new();
+//!     let stop = shutdown.clone();
+//!     rt.spawn(async move { stop.trigger(Reason::Requested); });
+//!     rt.timeout(Duration::from_secs(5), shutdown.triggered()).await.unwrap();
+//! }
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+
+mod runtime;
+
+pub use runtime::TokioRuntime;
