@@ -49,11 +49,13 @@
 
 pub mod runtime;
 mod shutdown;
+pub mod signal;
 mod sync;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
 pub use runtime::RuntimeHandle;
+pub use signal::{SignalAction, SignalHandler};
 pub use shutdown::{
     Drained, Reason, RunUntilTriggered, Shutdown, ShutdownGuard, Triggered, TriggeredOwned,
     UntilTriggered,
