@@ -223,13 +223,13 @@ impl SignalHandler {
         }
         // Lossless: exit codes are 129..=255.
         let code = exit_code_for(signo) as usize;
-        // Release: a waiter that sees the code (Acquire in `exit_code`) sees
-        // the trigger made by the first signal. Relaxed on failure: the
-        // existing code is all we read.
-        let code = match inner
-            .forced
-            .compare_exchange(0, code, Ordering::Release, Ordering::Relaxed)
-        {
+        // Release: whoever reads the code (Acquire in `exit_code`) sees what
+        // this thread did before, such as the trigger when it also handled the
+        // first signal (as an adapter's one listener does). Relaxed on
+        // failure: only the code already stored is read.
+        let forced = &inner.forced;
+        let stored = forced.compare_exchange(0, code, Ordering::Release, Ordering::Relaxed);
+        let code = match stored {
             Ok(_) => {
                 inner.forced_event.notify(usize::MAX);
                 code
