@@ -25,5 +25,6 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
 mod runtime;
+pub mod signal;
 
 pub use runtime::SmolRuntime;
