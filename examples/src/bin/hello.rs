@@ -36,7 +36,9 @@ async fn hello(rt: RuntimeHandle, shutdown: Shutdown, drain: Duration) {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
     let options = Options::parse(std::env::args().skip(1))?;
     let shutdown = Shutdown::new();
 
@@ -74,7 +76,9 @@ impl Options {
             match flag.as_str() {
                 "--runtime" if value == "smol" || value == "tokio" => options.runtime = value,
                 "--drain-ms" => {
-                    let ms = value.parse().map_err(|e| format!("--drain-ms {value}: {e}"))?;
+                    let ms = value
+                        .parse()
+                        .map_err(|e| format!("--drain-ms {value}: {e}"))?;
                     options.drain = Duration::from_millis(ms);
                 }
                 _ => return Err(format!("unexpected `{flag} {value}`; usage: {USAGE}")),
