@@ -60,8 +60,8 @@ mod sync;
 pub mod testing;
 
 pub use runtime::RuntimeHandle;
-pub use signal::{SignalAction, SignalHandler};
 pub use shutdown::{
     Drained, Reason, RunUntilTriggered, Shutdown, ShutdownGuard, Triggered, TriggeredOwned,
     UntilTriggered,
 };
+pub use signal::{SignalAction, SignalHandler};
