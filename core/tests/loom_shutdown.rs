@@ -207,3 +207,25 @@ fn parent_trigger_returns_with_subtree_triggered() {
         assert_eq!(grandchild.reason(), child.reason());
     });
 }
+
+/// Holds move up two levels while the root is triggered: the last guard of a
+/// grandchild, dropped on another thread, always wakes the root's `drained()`.
+#[test]
+fn grandchild_guard_drop_wakes_root_drained() {
+    loom::model(|| {
+        let root = Shutdown::new();
+        let grandchild = root.child().child();
+        let guard = grandchild.guard();
+
+        let release = thread::spawn(move || drop(guard));
+        let trigger = thread::spawn({
+            let root = root.clone();
+            move || root.trigger(Reason::Requested)
+        });
+
+        block_on(root.drained());
+        release.join().unwrap();
+        assert!(trigger.join().unwrap());
+        assert!(grandchild.is_drained());
+    });
+}
