@@ -543,3 +543,62 @@ impl Drop for Inner {
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn slots(shutdown: &Shutdown) -> (usize, usize, usize, usize) {
+        let node = lock(&shutdown.inner.node);
+        (
+            node.children.len(),
+            node.children.capacity(),
+            node.holders.len(),
+            node.holders.capacity(),
+        )
+    }
+
+    #[test]
+    fn dropped_children_and_guards_give_their_memory_back() {
+        let root = Shutdown::new();
+        let children: Vec<Shutdown> = (0..100_000).map(|_| root.child()).collect();
+        let guards: Vec<ShutdownGuard> = (0..100_000).map(|_| root.guard()).collect();
+        let (children_len, children_cap, holders_len, holders_cap) = slots(&root);
+        assert_eq!((children_len, holders_len), (100_000, 100_000));
+        assert!(children_cap >= 100_000 && holders_cap >= 100_000);
+
+        drop(children);
+        drop(guards);
+        let (children_len, children_cap, holders_len, holders_cap) = slots(&root);
+        assert_eq!((children_len, holders_len), (0, 0));
+        assert!(children_cap <= SLAB_KEEP, "children slab kept {children_cap} slots");
+        assert!(holders_cap <= SLAB_KEEP, "holders slab kept {holders_cap} slots");
+    }
+
+    #[test]
+    fn a_dropped_child_frees_its_scope() {
+        let root = Shutdown::new();
+        let child = root.child();
+        let grandchild = child.child();
+        let scope = Arc::downgrade(&child.inner);
+        drop(child);
+        assert!(scope.upgrade().is_some(), "the grandchild holds its parent");
+        drop(grandchild);
+        assert!(scope.upgrade().is_none());
+        assert_eq!(slots(&root).0, 0);
+    }
+
+    #[test]
+    fn a_trigger_settles_the_tree_and_a_second_stops_at_the_root() {
+        let root = Shutdown::new();
+        let children: Vec<Shutdown> = (0..3).map(|_| root.child()).collect();
+        let grandchild = children[0].child();
+        assert!(root.trigger(Reason::Requested));
+        for scope in children.iter().chain([&root, &grandchild]) {
+            assert!(lock(&scope.inner.node).settled);
+        }
+        let mut stack = Vec::new();
+        root.inner.descend(&Arc::new(Reason::Requested), &mut stack);
+        assert!(stack.is_empty(), "a settled scope is not walked again");
+    }
+}
