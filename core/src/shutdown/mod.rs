@@ -571,8 +571,14 @@ mod tests {
         drop(guards);
         let (children_len, children_cap, holders_len, holders_cap) = slots(&root);
         assert_eq!((children_len, holders_len), (0, 0));
-        assert!(children_cap <= SLAB_KEEP, "children slab kept {children_cap} slots");
-        assert!(holders_cap <= SLAB_KEEP, "holders slab kept {holders_cap} slots");
+        assert!(
+            children_cap <= SLAB_KEEP,
+            "children slab kept {children_cap} slots"
+        );
+        assert!(
+            holders_cap <= SLAB_KEEP,
+            "holders slab kept {holders_cap} slots"
+        );
     }
 
     #[test]
