@@ -52,12 +52,17 @@
     unreachable_pub
 )]
 
+mod lifespan;
 pub mod runtime;
 mod shutdown;
 mod sync;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
+pub use lifespan::{
+    Lifespan, LifespanError, LifespanReport, LifespanRun, Start, StepOutcome, StepPhase,
+    StepReport, StopOutput, Teardown,
+};
 pub use runtime::RuntimeHandle;
 pub use shutdown::{
     Drained, Reason, RunUntilTriggered, Shutdown, ShutdownGuard, Triggered, TriggeredOwned,
