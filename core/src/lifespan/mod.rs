@@ -69,6 +69,9 @@ use report::{panic_message, SharedError};
 ///   returns it. Tearing down inside `start` would pull the resources from
 ///   under the tasks the body already spawned, before the `App` stops them,
 ///   and would leave a body no way to carry on without an optional resource.
+/// - **Order.** The teardown stops resources in the reverse of the order in
+///   which their starts completed (the order of the `start` calls, when the
+///   body awaits each in turn; clones may also start resources concurrently).
 /// - **Shutdown during startup.** Each start races the lifespan's
 ///   [`Shutdown`]: once it is triggered no start future is polled again (nor
 ///   begun), so a signal during a slow start stops the startup at once.
@@ -87,6 +90,12 @@ use report::{panic_message, SharedError};
 /// - **Panics.** A panic in a start or stop function is caught and reported
 ///   under the step's name; a panic in the body of [`Lifespan::run`] is
 ///   caught, the teardown runs, and the panic is resumed.
+///
+/// # Caveats
+///
+/// A stop function must not wait for the lifespan's own scope to drain
+/// (`shutdown.drained()`): the teardown holds that scope open while it runs,
+/// so the stop would wait until its own timeout cuts it.
 ///
 /// # Examples
 ///
@@ -155,10 +164,22 @@ pub(crate) struct Entry {
 
 impl Lifespan {
     /// The start timeout when none is set: 30 s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(steward::Lifespan::DEFAULT_START_TIMEOUT.as_secs(), 30);
+    /// ```
     pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(30);
 
     /// The stop timeout when none is set: 5 s (one step of a teardown that
     /// must fit, with the tasks' drain, in Kubernetes' 30 s grace).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(steward::Lifespan::DEFAULT_STOP_TIMEOUT.as_secs(), 5);
+    /// ```
     pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
     /// A lifespan on `rt`, whose starts are cut short when `shutdown` is triggered.
@@ -200,7 +221,9 @@ impl Lifespan {
     /// let rt = steward::testing::TestRuntime::new();
     /// let lifespan = steward::Lifespan::new(rt.handle(), steward::Shutdown::new())
     ///     .with_start_timeout(Duration::from_secs(120)); // slow migrations
-    /// # drop(lifespan);
+    /// let never = futures_lite::future::pending::<Result<(), String>>();
+    /// assert!(rt.block_on(lifespan.start("migrations", never, |()| async {})).is_err());
+    /// assert_eq!(rt.elapsed(), Duration::from_secs(120));
     /// # }
     /// ```
     #[must_use]
@@ -219,7 +242,12 @@ impl Lifespan {
     /// let rt = steward::testing::TestRuntime::new();
     /// let lifespan = steward::Lifespan::new(rt.handle(), steward::Shutdown::new())
     ///     .with_stop_timeout(Duration::from_secs(2));
-    /// # drop(lifespan);
+    /// rt.block_on(async {
+    ///     let hangs = |()| futures_lite::future::pending::<()>();
+    ///     lifespan.start("db", async { Ok::<_, String>(()) }, hangs).await.unwrap();
+    ///     lifespan.teardown().await;
+    /// });
+    /// assert_eq!(rt.elapsed(), Duration::from_secs(2));
     /// # }
     /// ```
     #[must_use]
@@ -239,8 +267,15 @@ impl Lifespan {
     /// use std::time::Duration;
     /// let rt = steward::testing::TestRuntime::new();
     /// let lifespan = steward::Lifespan::new(rt.handle(), steward::Shutdown::new())
-    ///     .with_teardown_budget(Duration::from_secs(10));
-    /// # drop(lifespan);
+    ///     .with_teardown_budget(Duration::from_secs(3));
+    /// rt.block_on(async {
+    ///     for name in ["a", "b"] {
+    ///         let hangs = |()| futures_lite::future::pending::<()>();
+    ///         lifespan.start(name, async { Ok::<_, String>(()) }, hangs).await.unwrap();
+    ///     }
+    ///     lifespan.teardown().await; // b is cut at 3 s (not 5 s), a at once
+    /// });
+    /// assert_eq!(rt.elapsed(), Duration::from_secs(3));
     /// # }
     /// ```
     #[must_use]
@@ -567,6 +602,7 @@ impl Lifespan {
 
     /// Begins the teardown (or joins the one that has begun).
     pub(crate) fn begin_teardown(&self, deadline: Option<Instant>) -> Arc<Slot> {
+        let now = self.inner.rt.now();
         let (entries, slot, deadline) = {
             let mut state = lock(&self.inner.state);
             if let Some(slot) = &state.teardown {
@@ -574,8 +610,7 @@ impl Lifespan {
             }
             let slot = Arc::new(Slot::new());
             state.teardown = Some(Arc::clone(&slot));
-            let deadline =
-                deadline.or_else(|| state.teardown_budget.map(|b| self.inner.rt.now() + b));
+            let deadline = deadline.or_else(|| state.teardown_budget.map(|b| now + b));
             (std::mem::take(&mut state.entries), slot, deadline)
         };
         self.inner

@@ -335,10 +335,11 @@ impl LifespanError {
     /// # Examples
     ///
     /// ```
+    /// use std::time::Duration;
     /// use steward::LifespanError;
-    /// # fn check(err: LifespanError) {
-    /// eprintln!("startup failed at {}", err.step());
-    /// # }
+    ///
+    /// let err = LifespanError::TimedOut { step: "db".into(), timeout: Duration::from_secs(30) };
+    /// assert_eq!(err.step(), "db");
     /// ```
     #[must_use]
     pub fn step(&self) -> &str {
