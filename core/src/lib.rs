@@ -55,6 +55,7 @@
 mod lifespan;
 pub mod runtime;
 mod shutdown;
+pub mod signal;
 mod sync;
 #[cfg(feature = "test-util")]
 pub mod testing;
@@ -68,3 +69,4 @@ pub use shutdown::{
     Drained, Reason, RunUntilTriggered, Shutdown, ShutdownGuard, Triggered, TriggeredOwned,
     UntilTriggered,
 };
+pub use signal::{SignalAction, SignalHandler};
