@@ -34,7 +34,7 @@
 //!
 //! # Features
 //!
-//! - `test-util`: [`testing`], a deterministic runtime with virtual time.
+//! - `test-util`: `steward::testing`, a deterministic runtime with virtual time.
 //!
 //! # Runtime adapters
 //!
