@@ -34,7 +34,7 @@
 //!
 //! # Features
 //!
-//! - `test-util`: [`testing`], a deterministic runtime with virtual time.
+//! - `test-util`: `steward::testing`, a deterministic runtime with virtual time.
 //!
 //! # Runtime adapters
 //!
@@ -52,14 +52,21 @@
     unreachable_pub
 )]
 
+mod lifespan;
 pub mod runtime;
 mod shutdown;
+pub mod signal;
 mod sync;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
+pub use lifespan::{
+    Lifespan, LifespanError, LifespanReport, LifespanRun, Start, StepOutcome, StepPhase,
+    StepReport, StopOutput, Teardown,
+};
 pub use runtime::RuntimeHandle;
 pub use shutdown::{
     Drained, Reason, RunUntilTriggered, Shutdown, ShutdownGuard, Triggered, TriggeredOwned,
     UntilTriggered,
 };
+pub use signal::{SignalAction, SignalHandler};
