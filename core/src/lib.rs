@@ -34,7 +34,7 @@
 //!
 //! # Features
 //!
-//! - `test-util`: [`testing`], a deterministic runtime with virtual time.
+//! - `test-util`: `steward::testing`, a deterministic runtime with virtual time.
 //!
 //! # Runtime adapters
 //!
@@ -52,6 +52,7 @@
     unreachable_pub
 )]
 
+mod lifespan;
 pub mod runtime;
 mod shutdown;
 pub mod signal;
@@ -59,6 +60,10 @@ mod sync;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
+pub use lifespan::{
+    Lifespan, LifespanError, LifespanReport, LifespanRun, Start, StepOutcome, StepPhase,
+    StepReport, StopOutput, Teardown,
+};
 pub use runtime::RuntimeHandle;
 pub use shutdown::{
     Drained, Reason, RunUntilTriggered, Shutdown, ShutdownGuard, Triggered, TriggeredOwned,
