@@ -241,6 +241,11 @@ impl RedisCheck {
     /// [`CheckError::Timeout`] when either takes too long,
     /// [`CheckError::UnexpectedReply`] for an answer other than `PONG`.
     ///
+    /// # Panics
+    ///
+    /// When not run within a tokio runtime (the connection's driver is a
+    /// tokio task).
+    ///
     /// # Cancel safety
     ///
     /// Dropping the future drops the connection it was using (the next check
@@ -401,6 +406,10 @@ impl PostgresCheck {
     /// [`CheckError::Postgres`] when connecting (including logging in) or the
     /// query fails, [`CheckError::Timeout`] when either takes too long,
     /// [`CheckError::UnexpectedReply`] for an answer other than one row `1`.
+    ///
+    /// # Panics
+    ///
+    /// When not run within a tokio runtime (the connection is a tokio task).
     ///
     /// # Cancel safety
     ///

@@ -85,7 +85,7 @@ fn assert_refused(result: Result<(), CheckError>, took: Duration) {
 }
 
 #[test]
-fn the_checks_are_send_and_sync() {
+fn the_checks_their_futures_and_errors_are_send() {
     fn send_sync<T: Send + Sync>(_: &T) {}
     fn send<T: Send>(_: &T) {}
     let redis = RedisCheck::new(redis::Client::open("redis://127.0.0.1:1").unwrap());
@@ -94,6 +94,9 @@ fn the_checks_are_send_and_sync() {
     send_sync(&postgres);
     send(&redis.check());
     send(&postgres.check());
+    let err = CheckError::UnexpectedReply("PANG".into());
+    send_sync(&err);
+    assert_eq!(err.to_string(), "unexpected reply: PANG");
 }
 
 #[test]
