@@ -52,14 +52,23 @@
     unreachable_pub
 )]
 
+mod periodic;
 pub mod runtime;
+mod shield;
 mod shutdown;
 mod sync;
+mod tasks;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
+pub use periodic::{FirstRun, MissedTick, Periodic};
 pub use runtime::RuntimeHandle;
+pub use shield::{ShieldError, Shielded};
 pub use shutdown::{
     Drained, Reason, RunUntilTriggered, Shutdown, ShutdownGuard, Triggered, TriggeredOwned,
     UntilTriggered,
+};
+pub use tasks::{
+    Exit, Report, Restart, StartError, Stop, StopAll, TaskBuilder, TaskError, TaskOutput,
+    TaskReport, Tasks, Wait,
 };
