@@ -90,36 +90,54 @@ impl<F: Future> Future for CatchUnwind<F> {
     }
 }
 
-/// A one-way switch that tells tasks to drop themselves.
+/// The switch that tells tasks to drop themselves.
 ///
-/// `set` flips the flag and then notifies; an [`Abortable`] checks the flag,
-/// listens, and checks again, so it never misses the switch.
+/// A level rather than a flag: a named task's cell is raised once and stays
+/// raised; the registry's own cell is raised by a shutdown for the time it
+/// drains the aborted tasks and lowered after, so that shielded work begun
+/// later is not dropped at birth. Two shutdowns that overlap each hold it
+/// raised. `raise` moves the level and then notifies; a [`Guarded`] task
+/// checks, listens, and checks again, so it never misses a raise.
 pub(crate) struct AbortCell {
-    /// 0 until aborted, then 1.
-    flag: AtomicUsize,
+    /// How many holders currently ask for an abort.
+    level: AtomicUsize,
     event: Event,
 }
 
 impl AbortCell {
     pub(crate) fn new() -> Self {
         Self {
-            flag: AtomicUsize::new(0),
+            level: AtomicUsize::new(0),
             event: Event::new(),
         }
     }
 
-    /// Aborts every task watching this cell.
-    pub(crate) fn set(&self) {
-        // SeqCst: the flag must be visible to a task woken by the
-        // notification below (and to one that checks before listening).
-        self.flag.store(1, Ordering::SeqCst);
+    /// Aborts every task watching this cell, until [`AbortCell::lower`].
+    pub(crate) fn raise(&self) {
+        // SeqCst: the raise must be visible to a task woken by the
+        // notification below, and to one that checks after it listened.
+        self.level.fetch_add(1, Ordering::SeqCst);
         self.event.notify(usize::MAX);
     }
 
+    /// Raises the level until the returned guard is dropped.
+    pub(crate) fn raise_until_drop(&self) -> Raised<'_> {
+        self.raise();
+        Raised(self)
+    }
+
+    /// Undoes one [`AbortCell::raise`].
+    fn lower(&self) {
+        // SeqCst: ordered after the drain that the lowering follows; a task
+        // that still sees the old level is aborted, which is what its
+        // raiser wanted.
+        self.level.fetch_sub(1, Ordering::SeqCst);
+    }
+
     pub(crate) fn is_set(&self) -> bool {
-        // SeqCst: pairs with `set`; a task that listens and then reads 0 is
-        // certain to be notified.
-        self.flag.load(Ordering::SeqCst) != 0
+        // SeqCst: pairs with `raise`; a task that listened and then reads 0
+        // is certain to be notified by the next raise.
+        self.level.load(Ordering::SeqCst) != 0
     }
 }
 
@@ -128,6 +146,16 @@ impl fmt::Debug for AbortCell {
         f.debug_struct("AbortCell")
             .field("set", &self.is_set())
             .finish()
+    }
+}
+
+/// Lowers its [`AbortCell`] when dropped (even when the shutdown that raised
+/// it is itself dropped halfway).
+pub(crate) struct Raised<'a>(&'a AbortCell);
+
+impl Drop for Raised<'_> {
+    fn drop(&mut self) {
+        self.0.lower();
     }
 }
 
@@ -237,7 +265,7 @@ mod tests {
             futures_lite::future::block_on(futures_lite::future::poll_once(fut.as_mut())).is_none()
         );
         assert!(!dropped.load(std::sync::atomic::Ordering::SeqCst));
-        cell.set();
+        cell.raise();
         let out = futures_lite::future::block_on(fut.as_mut());
         assert!(matches!(out, Outcome::Aborted));
         assert!(dropped.load(std::sync::atomic::Ordering::SeqCst));

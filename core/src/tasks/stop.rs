@@ -95,7 +95,7 @@ pub(super) async fn stop_one(
     match inner.rt.timeout(grace, control.ended()).await {
         Ok(report) => Some(report),
         Err(_) => {
-            control.abort.set();
+            control.abort.raise();
             Some(control.ended().await)
         }
     }
@@ -116,13 +116,16 @@ pub(super) async fn stop_all(inner: Arc<Inner>, grace: Duration) -> Report {
         listener: None,
     };
     if inner.rt.timeout(grace, idle(&inner)).await.is_err() {
-        inner.abort.set();
+        let raised = inner.abort.raise_until_drop();
         for control in &running {
-            control.abort.set();
+            control.abort.raise();
         }
         // Every task is now being dropped on its executor; wait for the
         // drops, so that their destructors have run when the report is read.
+        // Shielded work begun during the drain is dropped too; work begun
+        // after it runs normally.
         idle(&inner).await;
+        drop(raised);
     }
     Report {
         tasks: inner.reports(),
