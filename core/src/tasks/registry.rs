@@ -3,23 +3,29 @@
 //!
 //! # Invariants
 //!
-//! - A named task is registered (table entry `Running`, tracker count +1)
-//!   under the `named` lock, and the tracker is closed under the same lock:
-//!   `shutdown` sees every named task that will ever run, and none starts
-//!   after it looked.
-//! - A task's end is recorded (its `Control::end`, the table's `Ended`
-//!   entry, any escalation) *before* the tracker count drops, so whoever sees
-//!   the tracker idle finds every report in place.
+//! - The table keeps each name's latest [`Control`]; the task is running
+//!   while its `end` is empty. The table holds memory for each distinct
+//!   name, never for each run: unnamed work belongs in `spawn`.
+//! - A named task is registered (table entry, tracker count +1) under the
+//!   `named` lock, and the tracker is closed under the same lock: `shutdown`
+//!   sees every named task that will ever run, and none starts after it
+//!   looked.
+//! - A task's end is recorded (its `Control::end`, any escalation) *before*
+//!   the tracker count drops, so whoever sees the tracker idle finds every
+//!   report in place.
+//! - A `Control` is freed by the table (when its name is reused, or with the
+//!   registry), never by the task's own thread: whoever frees it has taken
+//!   the `named` lock after the task recorded its end.
 //! - [`Finish`] records the end in its `Drop`, so a task dropped by the
 //!   runtime itself (a runtime shutting down) is still recorded, as aborted,
 //!   and nobody waiting on it hangs.
 //!
 //! # Lock order
 //!
-//! `named` may be held while a child scope is made (`Shutdown::child` takes
-//! the scope's own locks, which never call back). Every other lock here is a
-//! leaf: taken alone, never held while notifying, triggering, logging or
-//! calling the failure hook.
+//! `named` → `Control::end`. `named` may also be held while a child scope is
+//! made (`Shutdown::child` takes the scope's own locks, which never call
+//! back). Every other lock here is a leaf: taken alone, never held while
+//! notifying, triggering, logging or calling the failure hook.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -73,12 +79,8 @@ struct Named {
 struct Entry {
     /// Order of first start, for the report.
     seq: u64,
-    state: EntryState,
-}
-
-enum EntryState {
-    Running(Arc<Control>),
-    Ended(TaskReport),
+    /// The latest run's control.
+    control: Arc<Control>,
 }
 
 /// One named task: its scope, its abort switch and, once ended, its report.
@@ -123,10 +125,9 @@ impl Inner {
         let started = self.rt.now();
         let mut named = lock(&self.named);
         let seq = match named.tasks.get(&name) {
-            Some(Entry {
-                state: EntryState::Running(_),
-                ..
-            }) => return Err(StartError::AlreadyRunning(name)),
+            Some(entry) if entry.control.is_running() => {
+                return Err(StartError::AlreadyRunning(name))
+            }
             Some(entry) => entry.seq,
             None => {
                 named.next_seq += 1;
@@ -147,25 +148,25 @@ impl Inner {
             end: Mutex::new(None),
             ended: Event::new(),
         });
-        named.tasks.insert(
+        let previous = named.tasks.insert(
             name,
             Entry {
                 seq,
-                state: EntryState::Running(Arc::clone(&control)),
+                control: Arc::clone(&control),
             },
         );
+        drop(named);
+        drop(previous);
         Ok(control)
     }
 
     /// The named task `name`, if it is running.
     pub(crate) fn running(&self, name: &str) -> Option<Arc<Control>> {
-        match lock(&self.named).tasks.get(name) {
-            Some(Entry {
-                state: EntryState::Running(c),
-                ..
-            }) => Some(Arc::clone(c)),
-            _ => None,
-        }
+        lock(&self.named)
+            .tasks
+            .get(name)
+            .filter(|e| e.control.is_running())
+            .map(|e| Arc::clone(&e.control))
     }
 
     pub(crate) fn names(&self) -> Vec<String> {
@@ -173,7 +174,7 @@ impl Inner {
         let mut running: Vec<_> = named
             .tasks
             .iter()
-            .filter(|(_, e)| matches!(e.state, EntryState::Running(_)))
+            .filter(|(_, e)| e.control.is_running())
             .map(|(name, e)| (e.seq, name.clone()))
             .collect();
         drop(named);
@@ -188,10 +189,8 @@ impl Inner {
         named
             .tasks
             .values()
-            .filter_map(|e| match &e.state {
-                EntryState::Running(c) => Some(Arc::clone(c)),
-                EntryState::Ended(_) => None,
-            })
+            .filter(|e| e.control.is_running())
+            .map(|e| Arc::clone(&e.control))
             .collect()
     }
 
@@ -201,10 +200,7 @@ impl Inner {
         let mut ended: Vec<_> = lock(&self.named)
             .tasks
             .values()
-            .filter_map(|e| match &e.state {
-                EntryState::Ended(r) => Some((e.seq, r.clone())),
-                EntryState::Running(_) => None,
-            })
+            .filter_map(|e| Some((e.seq, lock(&e.control.end).clone()?)))
             .collect();
         ended.sort_unstable_by_key(|(seq, _)| *seq);
         let mut out: Vec<_> = ended.into_iter().map(|(_, r)| r).collect();
@@ -315,20 +311,17 @@ impl Inner {
             // the same task.
             restarts: u32::try_from(control.restarts.load(Ordering::Relaxed)).unwrap_or(u32::MAX),
         };
-        {
-            let mut named = lock(&self.named);
-            if let Some(entry) = named.tasks.get_mut(&control.name) {
-                if matches!(&entry.state, EntryState::Running(c) if Arc::ptr_eq(c, control)) {
-                    entry.state = EntryState::Ended(report.clone());
-                }
-            }
-        }
         *lock(&control.end) = Some(report);
         control.ended.notify(usize::MAX);
     }
 }
 
 impl Control {
+    /// Whether the task has not ended yet.
+    fn is_running(&self) -> bool {
+        lock(&self.end).is_none()
+    }
+
     /// Notes that a stop was asked for at `at` (the first time counts).
     pub(crate) fn ask_stop(&self, at: Instant) {
         lock(&self.stop_asked).get_or_insert(at);
