@@ -69,6 +69,11 @@ impl Tasks {
     /// Shielding is accepted even once the registry is closed: cleanup is
     /// never refused.
     ///
+    /// # Cancel safety
+    ///
+    /// The point of it: dropping the returned [`Shielded`] leaves the work
+    /// running; only its value is lost.
+    ///
     /// # Examples
     ///
     /// ```

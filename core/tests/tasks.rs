@@ -60,9 +60,11 @@ fn backoff_is_capped_at_thirty_seconds() {
     rt.block_on(service.triggered());
     let runs = runs.lock().unwrap();
     let gaps: Vec<_> = runs.windows(2).map(|w| w[1] - w[0]).collect();
-    let want: Vec<_> = [100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000, 30000, 30000]
-        .map(ms)
-        .to_vec();
+    let want: Vec<_> = [
+        100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000, 30000, 30000,
+    ]
+    .map(ms)
+    .to_vec();
     assert_eq!(gaps, want);
 }
 
@@ -77,7 +79,10 @@ fn default_jitter_shortens_each_delay_by_at_most_a_tenth() {
     let nominal = [100, 200, 400, 800, 1600].map(ms);
     for (w, nominal) in runs.windows(2).zip(nominal) {
         let gap = w[1] - w[0];
-        assert!(gap <= nominal && gap >= nominal.mul_f64(0.9), "{gap:?} vs {nominal:?}");
+        assert!(
+            gap <= nominal && gap >= nominal.mul_f64(0.9),
+            "{gap:?} vs {nominal:?}"
+        );
     }
 }
 
@@ -119,7 +124,9 @@ fn stop_during_backoff_ends_the_task_at_once() {
         .backoff(Duration::from_secs(3600), Duration::from_secs(3600));
     let runs = failing(&tasks, &rt, policy);
     rt.run_until_idle();
-    let report = rt.block_on(tasks.stop("flaky", Duration::from_secs(5))).unwrap();
+    let report = rt
+        .block_on(tasks.stop("flaky", Duration::from_secs(5)))
+        .unwrap();
     assert_eq!(rt.elapsed(), Duration::ZERO);
     assert_eq!(runs.lock().unwrap().len(), 1);
     assert!(matches!(report.exit(), Exit::Failed(_)), "{report}");
@@ -134,9 +141,12 @@ fn supervised_critical_task_escalates_once() {
     tasks
         .task("core")
         .critical()
-        .supervise(Restart::on_failure().jitter(0.0).budget(1, Duration::from_secs(60)), |_| async {
-            Err::<(), _>("x")
-        })
+        .supervise(
+            Restart::on_failure()
+                .jitter(0.0)
+                .budget(1, Duration::from_secs(60)),
+            |_| async { Err::<(), _>("x") },
+        )
         .unwrap();
     rt.block_on(service.triggered());
     assert_eq!(rt.elapsed(), ms(100));
@@ -228,10 +238,15 @@ fn a_panicking_hook_is_contained() {
     let rt = TestRuntime::new();
     let tasks = Tasks::new(rt.handle(), Shutdown::new());
     tasks.on_failure(|_, _| panic!("hook bug"));
-    tasks.start("fails", |_| async { Err::<(), _>("x") }).unwrap();
+    tasks
+        .start("fails", |_| async { Err::<(), _>("x") })
+        .unwrap();
     rt.run_until_idle();
     let report = rt.block_on(tasks.shutdown(ms(10)));
-    assert!(matches!(report.get("fails").unwrap().exit(), Exit::Failed(_)));
+    assert!(matches!(
+        report.get("fails").unwrap().exit(),
+        Exit::Failed(_)
+    ));
 }
 
 #[test]

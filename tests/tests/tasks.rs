@@ -199,7 +199,7 @@ conformance!(failing_task_backs_off_then_escalates, |env| async move {
         service.reason(),
         Some(Reason::TaskFailed {
             task: "flaky".into(),
-            error: "failed: connection refused".into()
+            error: "connection refused (restart budget of 5 in 60s spent)".into()
         })
     );
     assert_eq!(tasks.escalated(), ["flaky"]);
@@ -261,7 +261,7 @@ conformance!(critical_task_exit_triggers_shutdown, |env| async move {
         service.reason(),
         Some(Reason::TaskFailed {
             task: "server".into(),
-            error: "completed".into()
+            error: "critical task ended: completed".into()
         })
     );
     assert_eq!(tasks.escalated(), ["server"]);

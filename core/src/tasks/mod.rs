@@ -651,8 +651,12 @@ impl fmt::Debug for Tasks {
 /// rt.block_on(service.triggered());
 /// assert_eq!(
 ///     service.reason(),
-///     Some(Reason::TaskFailed { task: "server".into(), error: "failed: address in use".into() })
+///     Some(Reason::TaskFailed {
+///         task: "server".into(),
+///         error: "critical task ended: failed: address in use".into(),
+///     })
 /// );
+/// assert_eq!(tasks.escalated(), ["server"]);
 /// # }
 /// # Ok::<(), steward::StartError>(())
 /// ```

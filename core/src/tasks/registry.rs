@@ -247,18 +247,19 @@ impl Inner {
         }
     }
 
-    /// Triggers the service's shutdown because of task `name`.
-    pub(crate) fn escalate(&self, name: &str, exit: &Exit) {
+    /// Triggers the service's shutdown because of task `name`; `why` becomes
+    /// the error of [`Reason::TaskFailed`].
+    pub(crate) fn escalate(&self, name: &str, why: String) {
         {
             let mut escalated = lock(&self.escalated);
             if !escalated.iter().any(|n| n == name) {
                 escalated.push(name.to_owned());
             }
         }
-        tracing::error!(task = name, exit = %exit, "task escalated: triggering the service's shutdown");
+        tracing::error!(task = name, why = %why, "task escalated: triggering the service's shutdown");
         self.service.trigger(Reason::TaskFailed {
             task: name.to_owned(),
-            error: exit.to_string(),
+            error: why,
         });
     }
 
@@ -300,7 +301,7 @@ impl Inner {
             self.report_failure(&control.name, &exit);
         }
         if control.critical && !control.stop.is_triggered() {
-            self.escalate(&control.name, &exit);
+            self.escalate(&control.name, format!("critical task ended: {exit}"));
         }
         let report = TaskReport {
             name: control.name.clone(),

@@ -15,6 +15,18 @@ use crate::runtime::BoxFuture;
 use crate::Reason;
 
 /// Future returned by [`Tasks::wait`](crate::Tasks::wait).
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "test-util")] {
+/// let rt = steward::testing::TestRuntime::new();
+/// let tasks = steward::Tasks::new(rt.handle(), steward::Shutdown::new());
+/// tasks.close();
+/// let wait: steward::Wait<'_> = tasks.wait();
+/// rt.block_on(wait); // closed and empty: ready at once
+/// # }
+/// ```
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct Wait<'a> {
     pub(super) inner: &'a Inner,
@@ -42,6 +54,23 @@ impl fmt::Debug for Wait<'_> {
 ///
 /// It owns what it needs, so it can be spawned. The sequence it runs is
 /// boxed inside: this is the registry's edge, awaited once per stop.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "test-util")] {
+/// use std::time::Duration;
+/// use steward::{testing::TestRuntime, Exit, Shutdown, Tasks};
+///
+/// let rt = TestRuntime::new();
+/// let tasks = Tasks::new(rt.handle(), Shutdown::new());
+/// tasks.start("worker", |stop| async move { stop.triggered().await })?;
+/// let stop: steward::Stop = tasks.stop("worker", Duration::from_secs(1));
+/// let report = rt.block_on(stop).unwrap();
+/// assert!(matches!(report.exit(), Exit::Stopped));
+/// # }
+/// # Ok::<(), steward::StartError>(())
+/// ```
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct Stop {
     pub(super) inner: BoxFuture<Option<TaskReport>>,
@@ -64,6 +93,20 @@ impl fmt::Debug for Stop {
 /// Future returned by [`Tasks::shutdown`](crate::Tasks::shutdown).
 ///
 /// Like [`Stop`], it owns what it needs and boxes its sequence inside.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "test-util")] {
+/// use std::time::Duration;
+///
+/// let rt = steward::testing::TestRuntime::new();
+/// let tasks = steward::Tasks::new(rt.handle(), steward::Shutdown::new());
+/// let all: steward::StopAll = tasks.shutdown(Duration::from_secs(1));
+/// let report = rt.block_on(all);
+/// assert!(report.tasks().is_empty() && tasks.is_closed());
+/// # }
+/// ```
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct StopAll {
     pub(super) inner: BoxFuture<Report>,

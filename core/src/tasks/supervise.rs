@@ -288,7 +288,15 @@ where
             window.pop_front();
         }
         if window.len() >= policy.budget as usize {
-            inner.escalate(&control.name, &exit);
+            let cause = match &exit {
+                Exit::Failed(e) => e.to_string(),
+                other => other.to_string(),
+            };
+            let why = format!(
+                "{cause} (restart budget of {} in {:?} spent)",
+                policy.budget, policy.period
+            );
+            inner.escalate(&control.name, why);
             return exit;
         }
         let delay = policy.delay(window.len(), &mut rng);
