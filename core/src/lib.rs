@@ -97,7 +97,7 @@
 //!
 //! # Features
 //!
-//! - `test-util`: [`testing`], a deterministic runtime with virtual time.
+//! - `test-util`: `steward::testing`, a deterministic runtime with virtual time.
 //!
 //! # Runtime adapters
 //!
@@ -115,15 +115,21 @@
     unreachable_pub
 )]
 
+mod lifespan;
 mod periodic;
 pub mod runtime;
 mod shield;
 mod shutdown;
+pub mod signal;
 mod sync;
 mod tasks;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
+pub use lifespan::{
+    Lifespan, LifespanError, LifespanReport, LifespanRun, Start, StepOutcome, StepPhase,
+    StepReport, StopOutput, Teardown,
+};
 pub use periodic::{FirstRun, MissedTick, Periodic};
 pub use runtime::RuntimeHandle;
 pub use shield::{ShieldError, Shielded};
@@ -131,6 +137,7 @@ pub use shutdown::{
     Drained, Reason, RunUntilTriggered, Shutdown, ShutdownGuard, Triggered, TriggeredOwned,
     UntilTriggered,
 };
+pub use signal::{SignalAction, SignalHandler};
 pub use tasks::{
     Exit, Report, Restart, StartError, Stop, StopAll, TaskBuilder, TaskError, TaskOutput,
     TaskReport, Tasks, Wait,

@@ -30,5 +30,6 @@
 )]
 
 mod runtime;
+pub mod signal;
 
 pub use runtime::TokioRuntime;
