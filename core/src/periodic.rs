@@ -10,7 +10,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::tasks::{attempt, Control, Inner, Rng, TaskBuilder};
+use crate::tasks::{attempt, Control, Inner, Rng};
 use crate::{Exit, StartError, TaskOutput, Tasks};
 
 /// When the first run of a [`Periodic`] job happens.
@@ -332,43 +332,9 @@ impl Tasks {
         Fut: Future + Send + 'static,
         Fut::Output: TaskOutput,
     {
-        self.task(name).periodic(schedule, job)
-    }
-}
-
-impl TaskBuilder<'_> {
-    /// Runs `job` on `schedule`; see [`Tasks::periodic`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Tasks::start`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "test-util")] {
-    /// use std::time::Duration;
-    /// use steward::{testing::TestRuntime, Periodic, Shutdown, Tasks};
-    ///
-    /// let rt = TestRuntime::new();
-    /// let tasks = Tasks::new(rt.handle(), Shutdown::new());
-    /// tasks
-    ///     .task("lease-renewal")
-    ///     .critical()
-    ///     .periodic(Periodic::new(Duration::from_secs(10)), || async { Ok::<(), std::io::Error>(()) })?;
-    /// # }
-    /// # Ok::<(), steward::StartError>(())
-    /// ```
-    pub fn periodic<F, Fut>(self, schedule: Periodic, job: F) -> Result<(), StartError>
-    where
-        F: FnMut() -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: TaskOutput,
-    {
-        self.tasks
-            .spawn_named(self.name, self.critical, move |inner, control| {
-                schedule.run(inner, control, job)
-            })
+        self.spawn_named(name.into(), false, move |inner, control| {
+            schedule.run(inner, control, job)
+        })
     }
 }
 
