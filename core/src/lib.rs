@@ -52,6 +52,9 @@
     unreachable_pub
 )]
 
+pub mod health;
+pub mod http;
+pub mod probes;
 pub mod runtime;
 mod shutdown;
 mod sync;
