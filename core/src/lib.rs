@@ -61,6 +61,8 @@ mod sync;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
+pub use health::{Health, HealthCheck};
+pub use probes::Probes;
 pub use runtime::RuntimeHandle;
 pub use shutdown::{
     Drained, Reason, RunUntilTriggered, Shutdown, ShutdownGuard, Triggered, TriggeredOwned,

@@ -130,7 +130,7 @@ impl Entry {
                 let mut state = lock(&self.state);
                 if let Some(last) = &state.last {
                     let young =
-                        max_age.is_some_and(|max| now.saturating_duration_since(last.at) <= max);
+                        max_age.is_some_and(|max| now.saturating_duration_since(last.at) < max);
                     let newer = after.is_some_and(|runs| state.runs > runs);
                     if young || newer {
                         return last.result.clone();
