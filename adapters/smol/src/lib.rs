@@ -29,6 +29,10 @@
     unreachable_pub
 )]
 
+mod probe_server;
 mod runtime;
+mod tcp_check;
 
+pub use probe_server::ProbeServer;
 pub use runtime::SmolRuntime;
+pub use tcp_check::TcpCheck;
