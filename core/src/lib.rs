@@ -115,8 +115,11 @@
     unreachable_pub
 )]
 
+pub mod health;
+pub mod http;
 mod lifespan;
 mod periodic;
+pub mod probes;
 pub mod runtime;
 mod shield;
 mod shutdown;
@@ -126,11 +129,13 @@ mod tasks;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
+pub use health::{Health, HealthCheck};
 pub use lifespan::{
     Lifespan, LifespanError, LifespanReport, LifespanRun, Start, StepOutcome, StepPhase,
     StepReport, StopOutput, Teardown,
 };
 pub use periodic::{FirstRun, MissedTick, Periodic};
+pub use probes::Probes;
 pub use runtime::RuntimeHandle;
 pub use shield::{ShieldError, Shielded};
 pub use shutdown::{
