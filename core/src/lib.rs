@@ -115,6 +115,7 @@
     unreachable_pub
 )]
 
+pub mod app;
 pub mod health;
 pub mod http;
 mod lifespan;
@@ -129,6 +130,7 @@ mod tasks;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
+pub use app::{App, AppReport, Context, Lifecycle};
 pub use health::{Health, HealthCheck};
 pub use lifespan::{
     Lifespan, LifespanError, LifespanReport, LifespanRun, Start, StepOutcome, StepPhase,

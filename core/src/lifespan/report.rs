@@ -1,7 +1,6 @@
 //! What happened to each step of a lifespan: [`StepReport`], [`LifespanReport`],
 //! and the error of a failed start, [`LifespanError`].
 
-use std::any::Any;
 use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
@@ -375,17 +374,6 @@ impl Error for LifespanError {
             LifespanError::Failed { source, .. } => Some(&**source),
             _ => None,
         }
-    }
-}
-
-/// The message of a caught panic.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a non-string payload".to_owned()
     }
 }
 
