@@ -116,6 +116,7 @@
 )]
 
 pub mod app;
+mod duration;
 pub mod health;
 pub mod http;
 mod lifespan;
