@@ -10,8 +10,8 @@
 //!
 //! 1. **Starting.** The probe server (if an address is set) answers at once:
 //!    `/livez` 200, `/readyz` and `/startupz` 503. The body runs: it starts
-//!    resources on the [`Lifespan`], tasks on the [`Tasks`] registry and
-//!    registers checks on [`Health`], then returns. A signal during startup
+//!    resources on the [`Lifespan`](crate::Lifespan), tasks on the [`Tasks`](crate::Tasks) registry and
+//!    registers checks on [`Health`](crate::health::Health), then returns. A signal during startup
 //!    stops the body where it is.
 //! 2. **Running.** The body returned `Ok`: ready. The service runs until its
 //!    [`Shutdown`] is triggered: a signal, [`Shutdown::trigger`], a critical
