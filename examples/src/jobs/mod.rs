@@ -62,6 +62,8 @@ mod connection;
 mod files;
 mod journal;
 mod options;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::future::Future;
@@ -117,8 +119,7 @@ struct Counts {
 
 impl Jobs {
     /// Opens the journal in `options.data` as the lifespan step `journal`
-    /// (closed and fsynced at teardown), queues the pending jobs it holds,
-    /// and registers the `journal-disk` check (critical, ready).
+    /// (closed and fsynced at teardown), and queues the pending jobs it holds.
     ///
     /// # Errors
     ///
@@ -140,10 +141,6 @@ impl Jobs {
             Ok::<_, io::Error>(journal)
         };
         let journal = cx.lifespan().start("journal", open, Journal::close).await?;
-        let check = Check::new("journal-disk", journal.clone()).ready();
-        if let Err(e) = cx.health().register(check) {
-            tracing::warn!(error = %e, "journal-disk check not registered");
-        }
         let jobs = Jobs {
             inner: Arc::new(Inner {
                 counts: Counts {
@@ -211,6 +208,7 @@ impl Jobs {
             let done = now.done - last.done;
             tracing::info!(
                 accepted = now.accepted - last.accepted,
+                fsyncs = now.syncs - last.syncs,
                 done,
                 per_second = done as f64 / every.as_secs_f64(),
                 queued = now.queued,
@@ -302,6 +300,7 @@ impl Jobs {
             accepted: counts.accepted.load(Ordering::Relaxed),
             done: counts.done.load(Ordering::Relaxed),
             queued: self.inner.next.len() as u64,
+            syncs: self.inner.journal.syncs(),
         }
     }
 
@@ -335,6 +334,8 @@ pub struct Stats {
     pub done: u64,
     /// Jobs waiting for a worker now.
     pub queued: u64,
+    /// The fsyncs that recorded the accepted jobs ([`Journal::syncs`]).
+    pub syncs: u64,
 }
 
 impl Stats {
@@ -342,8 +343,8 @@ impl Stats {
     #[must_use]
     pub fn to_json(&self) -> String {
         format!(
-            r#"{{"resumed":{},"accepted":{},"done":{},"queued":{}}}"#,
-            self.resumed, self.accepted, self.done, self.queued
+            r#"{{"resumed":{},"accepted":{},"done":{},"queued":{},"journal_fsyncs":{}}}"#,
+            self.resumed, self.accepted, self.done, self.queued, self.syncs
         )
     }
 }
