@@ -460,3 +460,17 @@ impl fmt::Debug for Serve {
         f.debug_struct("Serve").finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn handles_and_futures_are_send_and_sync() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<super::Server>();
+        send_sync::<crate::ProbeService>();
+        send_sync::<crate::RuntimeTimer>();
+        send::<super::Serve>();
+        send::<crate::ResponseFuture>();
+    }
+}
