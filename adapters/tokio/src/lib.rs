@@ -29,12 +29,15 @@
     unreachable_pub
 )]
 
+mod app;
 #[cfg(feature = "axum")]
 pub mod axum;
 mod probe_server;
 mod runtime;
+pub mod signal;
 mod tcp_check;
 
+pub use app::{App, Tokio};
 pub use probe_server::ProbeServer;
 pub use runtime::TokioRuntime;
 pub use tcp_check::TcpCheck;
