@@ -4,6 +4,10 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// The default depth of a probe listener's queue of connections not yet accepted.
+///
+/// # Examples
+///
+/// See [`bind_tcp`].
 pub const DEFAULT_BACKLOG: u16 = 1024;
 
 /// Binds a TCP listener on the first address of `addr` that works, with a

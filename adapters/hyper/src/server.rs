@@ -112,12 +112,28 @@ const MIN_BUF: usize = 8192;
 
 impl Server {
     /// The default header-read timeout.
+    ///
+    /// # Examples
+    ///
+    /// See [`Server`].
     pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
     /// The default limit of a request's head (request line and headers), in bytes.
+    ///
+    /// # Examples
+    ///
+    /// See [`Server`].
     pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
     /// The default limit of open connections.
+    ///
+    /// # Examples
+    ///
+    /// See [`Server`].
     pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
     /// The default time connections get to finish once the server closes.
+    ///
+    /// # Examples
+    ///
+    /// See [`Server`].
     pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
     /// A server of `endpoints` with the default limits, never closing by itself.
