@@ -57,7 +57,9 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<(String, Duration), S
         match flag.as_str() {
             "--runtime" if value == "smol" || value == "tokio" => runtime = value,
             "--drain-ms" => {
-                let ms = value.parse().map_err(|e| format!("--drain-ms {value}: {e}"))?;
+                let ms = value
+                    .parse()
+                    .map_err(|e| format!("--drain-ms {value}: {e}"))?;
                 drain = Duration::from_millis(ms);
             }
             _ => return Err(format!("unexpected `{flag} {value}`")),
