@@ -67,7 +67,7 @@ impl<S: Sink> Shared<S> {
         let _turn = self.lock.acquire().await;
         let mut budget = self.buffered();
         while budget > 0 {
-            let mut in_hand = InHand::take(self);
+            let mut in_hand = InHand::take(self, budget);
             if in_hand.batch.is_empty() {
                 break;
             }
@@ -140,11 +140,12 @@ struct InHand<'a, S: Sink> {
 }
 
 impl<'a, S: Sink> InHand<'a, S> {
-    /// The failed batch if there is one, else up to `max_batch` queued items.
-    fn take(shared: &'a Shared<S>) -> Self {
+    /// The failed batch if there is one, else up to `max_batch` (and at
+    /// most `budget`) queued items.
+    fn take(shared: &'a Shared<S>, budget: usize) -> Self {
         let mut batch = mem::take(&mut *lock(&shared.retry));
         if batch.is_empty() {
-            let max = shared.options.max_batch;
+            let max = shared.options.max_batch.min(budget);
             batch.extend(std::iter::from_fn(|| shared.queue.try_recv().ok()).take(max));
         }
         Self { shared, batch }

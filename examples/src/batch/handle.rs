@@ -9,6 +9,9 @@ use steward::{FirstRun, Periodic, RuntimeHandle, StartError, Tasks};
 use super::flush::Shared;
 use super::{BatcherCheck, FlushError, Options, PushError, Sink, Stats};
 
+/// The grace given to the flush job when a failed start stops it again.
+const UNDO_GRACE: Duration = Duration::from_secs(1);
+
 /// A batching writer: a cheap handle, cloned into every producer.
 ///
 /// See [the module](super) for how it runs and an example.
@@ -54,10 +57,12 @@ impl<S: Sink> Batcher<S> {
             closer.close().await.map(drop)
         });
         if let Err(e) = closing {
-            // Undo the first task, so that a failed start leaves nothing behind.
+            // Undo the first task, so that a failed start leaves nothing
+            // behind. It waits for its first tick: it ends at once, well
+            // within the grace (a zero grace would read as an abort).
             let tasks = tasks.clone();
             rt.spawn(async move {
-                let _ = tasks.stop(&format!("{name}-flush"), Duration::ZERO).await;
+                let _ = tasks.stop(&format!("{name}-flush"), UNDO_GRACE).await;
             });
             return Err(e);
         }
