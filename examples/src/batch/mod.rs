@@ -49,7 +49,7 @@
 //!     cx.shutdown().trigger(Reason::Requested); // a SIGTERM, in a real service
 //!     Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
 //! }));
-//! assert_eq!(report.exit_code(), 0, "{report}"); // "started" was written
+//! assert_eq!(report.exit_code(), 0, "{report}");
 //! ```
 
 mod check;
