@@ -55,7 +55,7 @@ fn main() -> ExitCode {
         let stats = Arc::new(OnceLock::new());
         let http = serve_http(&cx, options.probe_addr, Arc::clone(&stats));
         cx.lifespan().start("http", http, stop_http).await?;
-        jobs::register_liveness(&cx)?;
+        jobs::register_watchdog(&cx)?;
         if let Some(redis) = redis {
             let check = move || {
                 let redis = redis.clone();

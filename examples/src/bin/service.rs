@@ -51,7 +51,7 @@ fn main() -> ExitCode {
     let app = options.configure(App::new()).probe_addr(options.probe_addr);
 
     app.run(|cx| async move {
-        jobs::register_liveness(&cx)?;
+        jobs::register_watchdog(&cx)?;
 
         // 1. The journal: opened, its pending jobs queued again.
         let jobs = Jobs::open(&cx, &options).await?;

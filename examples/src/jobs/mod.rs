@@ -349,27 +349,16 @@ impl Stats {
     }
 }
 
-/// Registers the liveness checks every service wants: `runtime`, the stall
-/// watchdog, and `tasks`, failing once a supervised task escalated.
+/// Registers `runtime`, the stall watchdog, as a liveness check: it fails
+/// when the executor stops scheduling tasks on time. (The App registers
+/// `tasks` itself, which fails once a supervised task escalated.)
 ///
 /// # Errors
 ///
-/// When a check of the same name is registered already.
-pub fn register_liveness(cx: &Context) -> Result<(), RegisterError> {
+/// When a check named `runtime` is registered already.
+pub fn register_watchdog(cx: &Context) -> Result<(), RegisterError> {
     let watchdog = StallWatchdog::new(cx.runtime());
-    cx.health()
-        .register(Check::new("runtime", watchdog).live())?;
-    let tasks = cx.tasks().clone();
-    let escalated = move || {
-        let escalated = tasks.escalated();
-        async move {
-            match escalated.as_slice() {
-                [] => Ok(()),
-                names => Err(format!("escalated: {}", names.join(", "))),
-            }
-        }
-    };
-    cx.health().register(Check::new("tasks", escalated).live())
+    cx.health().register(Check::new("runtime", watchdog).live())
 }
 
 /// Prints `listening on <addr>` on stdout once the service is running (its
