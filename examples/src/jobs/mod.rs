@@ -5,7 +5,8 @@
 //! # The protocol
 //!
 //! A client connects over TCP and sends one job a line (its payload, any
-//! text). The service answers `ok <id>` once the job is durably in the
+//! text; bytes that are not UTF-8 become U+FFFD, a CRLF ending counts as a
+//! newline). The service answers `ok <id>` once the job is durably in the
 //! journal (written and fsynced), in the order the lines came. A last line
 //! without its newline is not a job. A line longer than [`MAX_LINE`] closes
 //! the connection; so does a journal that failed, after `err journal
@@ -17,7 +18,9 @@
 //! accepted, and `done.log`, one line `<id> <payload>` a job completed. The
 //! jobs in the first and not in the second are pending: on start they are
 //! queued again. So each acknowledged job ends up exactly once in
-//! `done.log`, whatever moment the service was stopped at, even by SIGKILL.
+//! `done.log`, whatever moment the service was stopped at, even by SIGKILL
+//! (then a job's work may run twice: once cut short before its line was
+//! written, once after the restart; its line is written once).
 //!
 //! # The lifecycle
 //!
