@@ -336,18 +336,31 @@ fn send_jobs(addr: SocketAddr, prefix: &str, count: usize) -> BTreeMap<u64, Stri
 
 // ------------------------------------------------------------ done.log
 
+/// How to take a last line without its newline.
+#[derive(Clone, Copy, PartialEq)]
+enum Tail {
+    /// The service has exited: such a line is torn, an error.
+    Exited,
+    /// The service is running: the line may be a write seen half done; it
+    /// is left out.
+    Running,
+}
+
 /// `DIR/done.log` read and checked: the id and payload of each line, in the
 /// file's order. `Err` names what is wrong: a torn (unterminated or
 /// malformed) line, or an id twice.
-fn read_done(path: &Path) -> Result<Vec<(u64, String)>, String> {
-    let text = match std::fs::read_to_string(path) {
+fn read_done(path: &Path, tail: Tail) -> Result<Vec<(u64, String)>, String> {
+    let mut text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(err) if err.kind() == io::ErrorKind::NotFound => String::new(),
         Err(err) => return Err(format!("reading {}: {err}", path.display())),
     };
     if !text.is_empty() && !text.ends_with('\n') {
-        let last = text.lines().last().unwrap_or_default();
-        return Err(format!("torn last line (no newline): `{last}`"));
+        let last = text.lines().last().unwrap_or_default().to_owned();
+        if tail == Tail::Exited {
+            return Err(format!("torn last line (no newline): `{last}`"));
+        }
+        text.truncate(text.len() - last.len());
     }
     let mut seen = HashMap::new();
     let mut lines = Vec::new();
@@ -375,9 +388,10 @@ fn check_done(done: &[(u64, String)], ledger: &Ledger, dir: &Path) -> Result<(),
     let journal: Option<HashMap<u64, String>> = std::fs::read_to_string(dir.join("journal.log"))
         .ok()
         .map(|text| {
-            text.lines()
+            // Whole lines only: the service may be writing the last one.
+            text.split_inclusive('\n')
                 .filter_map(|line| {
-                    let (id, payload) = line.split_once(' ')?;
+                    let (id, payload) = line.strip_suffix('\n')?.split_once(' ')?;
                     Some((id.parse().ok()?, payload.to_owned()))
                 })
                 .collect()
@@ -415,7 +429,8 @@ fn wait_until_done(
 ) -> Vec<(u64, String)> {
     let until = Instant::now() + Duration::from_secs(60);
     loop {
-        let done = read_done(&dir.done_log()).unwrap_or_else(|e| panic!("{context}: {e}"));
+        let done =
+            read_done(&dir.done_log(), Tail::Running).unwrap_or_else(|e| panic!("{context}: {e}"));
         check_done(&done, ledger, dir.path()).unwrap_or_else(|e| panic!("{context}: {e}"));
         let ids: HashSet<u64> = done.iter().map(|(id, _)| *id).collect();
         let missing: Vec<u64> = ledger
@@ -523,7 +538,8 @@ fn sigterm_at_random_moments_loses_no_job_and_does_none_twice() {
         );
         assert!(took < BUDGET, "{context}: exit took {took:?}: {exit:#?}");
 
-        let done = read_done(&dir.done_log()).unwrap_or_else(|e| panic!("{context}: {e}"));
+        let done =
+            read_done(&dir.done_log(), Tail::Exited).unwrap_or_else(|e| panic!("{context}: {e}"));
         check_done(&done, &ledger, dir.path()).unwrap_or_else(|e| panic!("{context}: {e}"));
     }
 
@@ -536,7 +552,8 @@ fn sigterm_at_random_moments_loses_no_job_and_does_none_twice() {
     exits.push(took);
     // Nothing done after the wait can have been acknowledged or lost: the
     // file read after the exit holds the same acknowledged jobs.
-    let after = read_done(&dir.done_log()).unwrap_or_else(|e| panic!("{context}: {e}"));
+    let after =
+        read_done(&dir.done_log(), Tail::Exited).unwrap_or_else(|e| panic!("{context}: {e}"));
     check_done(&after, &ledger, dir.path()).unwrap_or_else(|e| panic!("{context}: {e}"));
     assert!(
         after.starts_with(&done),
@@ -673,7 +690,7 @@ fn a_second_sigterm_during_a_slow_drain_exits_at_once_with_143() {
     eprintln!("second SIGTERM to exit: {took:?}");
     assert_eq!(exit.status.code(), Some(143), "after {took:?}: {exit:#?}");
     assert!(took < Duration::from_secs(5), "exit took {took:?}");
-    let done = read_done(&dir.done_log()).unwrap_or_else(|e| panic!("{e}"));
+    let done = read_done(&dir.done_log(), Tail::Exited).unwrap_or_else(|e| panic!("{e}"));
     check_done(&done, &ledger, dir.path()).unwrap_or_else(|e| panic!("{e}"));
 
     let mut service = start("service", dir.path(), 1, &[]);
