@@ -5,7 +5,10 @@
 //!
 //! - [`checks`]: health checks of real dependencies, Redis (`PING`) and
 //!   PostgreSQL (`SELECT 1`), on tokio.
+//! - [`jobs`]: the durable job processor behind `service` and
+//!   `service-tokio`, runtime-neutral.
 
 #![forbid(unsafe_code)]
 
 pub mod checks;
+pub mod jobs;
