@@ -1,20 +1,22 @@
 //! Process-level tests of the `service` example (smol) and of
 //! `service-tokio`: the built binaries, started, driven by clients over TCP,
-//! probed over HTTP and stopped with real signals.
+//! probed over HTTP and stopped with real signals. Each scenario runs on
+//! both (modules `service` and `service_tokio`):
 //!
 //! - `sigterm_at_random_moments_loses_no_job_and_does_none_twice`: fifty
-//!   stop/restart cycles over one data directory, each ended by SIGTERM at
-//!   a random moment while clients send jobs; every acknowledged job ends in
-//!   `done.log` exactly once. Its seed is printed, and `STEWARD_SVCTEST_SEED`
-//!   replays a run (`STEWARD_SVCTEST_CYCLES` changes the number of cycles).
+//!   stop/restart cycles over one data directory (twenty-five on
+//!   `service-tokio`), each ended by SIGTERM at a random moment while
+//!   clients send jobs; every acknowledged job ends in `done.log` exactly
+//!   once. Its seed is printed; `STEWARD_SVCTEST_SEED` replays a run and
+//!   `STEWARD_SVCTEST_CYCLES` sets the number of cycles.
 //! - `readiness_fails_before_the_job_listener_closes`: a kubelet-like
 //!   prober sees 503 before connections to the job port are refused.
 //! - `a_second_sigterm_during_a_slow_drain_exits_at_once_with_143`.
 //! - `a_failing_resource_at_startup_exits_1_after_tearing_down_the_others`.
-//! - `service_tokio_readiness_follows_redis`: a Redis server of the test's
+//! - `probes_and_idle_exit`: the `?verbose` lines, the health+json
+//!   document, and the time an idle service takes to exit.
+//! - `service_tokio::readiness_follows_redis`: a Redis server of the test's
 //!   own, stopped and started again.
-//! - the probes of both binaries (`?verbose` lines, the health+json
-//!   document) and the time an idle service takes to exit.
 //!
 //! Every wait is for an event (a line, an HTTP answer, a refused connection,
 //! an exit) with a deadline; polling loops poll at a short interval until a
@@ -478,23 +480,22 @@ fn summary(times: &[Duration]) -> String {
 /// exit (code 0, within the budget) and done.log (no torn line, no id
 /// twice, nothing never sent, acknowledged ids with their payloads). Then a
 /// last run until every acknowledged job is done, exactly once.
-#[test]
-fn sigterm_at_random_moments_loses_no_job_and_does_none_twice() {
+fn sigterm_at_random_moments_loses_no_job_and_does_none_twice(bin: &str, default_cycles: u64) {
     let seed = env_u64("STEWARD_SVCTEST_SEED").unwrap_or_else(|| {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64)
     });
-    let cycles = env_u64("STEWARD_SVCTEST_CYCLES").unwrap_or(50);
-    eprintln!("seed {seed} (replay with STEWARD_SVCTEST_SEED={seed}), {cycles} cycles");
+    let cycles = env_u64("STEWARD_SVCTEST_CYCLES").unwrap_or(default_cycles);
+    eprintln!("{bin}: seed {seed} (replay with STEWARD_SVCTEST_SEED={seed}), {cycles} cycles");
     let mut rng = Rng(seed);
-    let dir = DataDir::new("random-sigterm");
+    let dir = DataDir::new(&format!("{bin}-random-sigterm"));
     let mut ledger = Ledger::default();
     let mut exits = Vec::new();
 
     for cycle in 0..cycles {
-        let context = format!("seed {seed}, cycle {cycle}");
-        let mut service = start("service", dir.path(), 10, &["--workers", "4"]);
+        let context = format!("{bin}: seed {seed}, cycle {cycle}");
+        let mut service = start(bin, dir.path(), 10, &["--workers", "4"]);
         let (events_tx, events) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let clients: Vec<_> = (0..3)
@@ -544,8 +545,8 @@ fn sigterm_at_random_moments_loses_no_job_and_does_none_twice() {
     }
 
     // The last run: every acknowledged job gets done.
-    let context = format!("seed {seed}, last run");
-    let mut service = start("service", dir.path(), 1, &["--workers", "4"]);
+    let context = format!("{bin}: seed {seed}, last run");
+    let mut service = start(bin, dir.path(), 1, &["--workers", "4"]);
     let done = wait_until_done(&mut service, &dir, &ledger, &context);
     let (exit, took) = service.terminate();
     assert_eq!(exit.status.code(), Some(0), "{context}: {exit:#?}");
@@ -564,24 +565,23 @@ fn sigterm_at_random_moments_loses_no_job_and_does_none_twice() {
         assert_eq!(done.get(id), Some(payload), "{context}: job {id}");
     }
     eprintln!(
-        "seed {seed}: {} jobs sent, {} acknowledged, {} done; SIGTERM to exit: {}",
+        "{bin}: seed {seed}: {} jobs sent, {} acknowledged, {} done; SIGTERM to exit: {}",
         ledger.sent.len(),
         ledger.acked.len(),
         done.len(),
         summary(&exits)
     );
-    eprintln!("exit times: {exits:?}");
+    eprintln!("{bin}: exit times: {exits:?}");
 }
 
 /// A prober polls `/readyz` every 100 ms as the kubelet does, while another
 /// thread tries the job port every few milliseconds: after SIGTERM, with a
 /// pre-stop delay of 500 ms, the prober sees 503 before the first refused
 /// connection, and the job port keeps accepting through the delay.
-#[test]
-fn readiness_fails_before_the_job_listener_closes() {
-    let dir = DataDir::new("prober");
+fn readiness_fails_before_the_job_listener_closes(bin: &str) {
+    let dir = DataDir::new(&format!("{bin}-prober"));
     let pre_stop = Duration::from_millis(500);
-    let mut service = start("service", dir.path(), 20, &["--pre-stop-ms", "500"]);
+    let mut service = start(bin, dir.path(), 20, &["--pre-stop-ms", "500"]);
     service.probe_until("/readyz", 200);
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -639,7 +639,7 @@ fn readiness_fails_before_the_job_listener_closes() {
         .map(|(at, status)| format!("{:+}ms {status:?}", signed(*at, signalled)))
         .collect();
     eprintln!(
-        "SIGTERM at 0; refused at {:+}ms; exit after {took:?}; probes: {timeline:?}",
+        "{bin}: SIGTERM at 0; refused at {:+}ms; exit after {took:?}; probes: {timeline:?}",
         signed(first_refused, signalled)
     );
     let first_503 = first_503.unwrap_or_else(|| panic!("the prober never saw 503: {timeline:?}"));
@@ -674,10 +674,9 @@ fn signed(at: Instant, zero: Instant) -> i128 {
 /// Jobs of a minute each are in hand when SIGTERM comes; once readiness
 /// says the drain began, a second SIGTERM ends the process at once with
 /// 143. The jobs it cut are resumed by the next run.
-#[test]
-fn a_second_sigterm_during_a_slow_drain_exits_at_once_with_143() {
-    let dir = DataDir::new("second-sigterm");
-    let mut service = start("service", dir.path(), 60_000, &["--workers", "2"]);
+fn a_second_sigterm_during_a_slow_drain_exits_at_once_with_143(bin: &str) {
+    let dir = DataDir::new(&format!("{bin}-second-sigterm"));
+    let mut service = start(bin, dir.path(), 60_000, &["--workers", "2"]);
     let acked = send_jobs(service.listen, "slow", 4);
     let ledger = Ledger {
         sent: acked.values().cloned().collect(),
@@ -687,13 +686,13 @@ fn a_second_sigterm_during_a_slow_drain_exits_at_once_with_143() {
     service.process.signal("TERM");
     service.probe_until("/readyz", 503); // the first signal is being handled
     let (exit, took) = service.terminate();
-    eprintln!("second SIGTERM to exit: {took:?}");
+    eprintln!("{bin}: second SIGTERM to exit: {took:?}");
     assert_eq!(exit.status.code(), Some(143), "after {took:?}: {exit:#?}");
     assert!(took < Duration::from_secs(5), "exit took {took:?}");
     let done = read_done(&dir.done_log(), Tail::Exited).unwrap_or_else(|e| panic!("{e}"));
     check_done(&done, &ledger, dir.path()).unwrap_or_else(|e| panic!("{e}"));
 
-    let mut service = start("service", dir.path(), 1, &[]);
+    let mut service = start(bin, dir.path(), 1, &[]);
     wait_until_done(&mut service, &dir, &ledger, "after the forced exit");
     let (exit, _) = service.terminate();
     assert_eq!(exit.status.code(), Some(0), "{exit:#?}");
@@ -736,13 +735,12 @@ fn resources(stderr: &[String]) -> Vec<Step> {
 /// The job port is taken by the test: the listener's start fails, so the
 /// service exits 1 without ever listening, after stopping every resource
 /// started before the listener, in reverse order, as its report shows.
-#[test]
-fn a_failing_resource_at_startup_exits_1_after_tearing_down_the_others() {
-    let dir = DataDir::new("failing-start");
+fn a_failing_resource_at_startup_exits_1_after_tearing_down_the_others(bin: &str) {
+    let dir = DataDir::new(&format!("{bin}-failing-start"));
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let listen = taken.local_addr().unwrap();
     let probe = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let mut process = spawn("service", listen, probe, dir.path(), 20, &[]);
+    let mut process = spawn(bin, listen, probe, dir.path(), 20, &[]);
     let started = Instant::now();
     let exit = process.wait_exit();
     let took = started.elapsed();
@@ -877,14 +875,66 @@ fn probes_and_idle_exit(bin: &str) {
     );
 }
 
-#[test]
-fn service_probes_and_idle_exit() {
-    probes_and_idle_exit("service");
+/// One `#[test]` per scenario and binary, so that a failure names both.
+mod service {
+    #[test]
+    fn sigterm_at_random_moments_loses_no_job_and_does_none_twice() {
+        super::sigterm_at_random_moments_loses_no_job_and_does_none_twice("service", 50);
+    }
+
+    #[test]
+    fn readiness_fails_before_the_job_listener_closes() {
+        super::readiness_fails_before_the_job_listener_closes("service");
+    }
+
+    #[test]
+    fn a_second_sigterm_during_a_slow_drain_exits_at_once_with_143() {
+        super::a_second_sigterm_during_a_slow_drain_exits_at_once_with_143("service");
+    }
+
+    #[test]
+    fn a_failing_resource_at_startup_exits_1_after_tearing_down_the_others() {
+        super::a_failing_resource_at_startup_exits_1_after_tearing_down_the_others("service");
+    }
+
+    #[test]
+    fn probes_and_idle_exit() {
+        super::probes_and_idle_exit("service");
+    }
 }
 
-#[test]
-fn service_tokio_probes_and_idle_exit() {
-    probes_and_idle_exit("service-tokio");
+/// The same on `service-tokio`, with fewer random cycles: the job logic is
+/// the same code, only the runtime, the listener and the probe server differ.
+mod service_tokio {
+    #[test]
+    fn sigterm_at_random_moments_loses_no_job_and_does_none_twice() {
+        super::sigterm_at_random_moments_loses_no_job_and_does_none_twice("service-tokio", 25);
+    }
+
+    #[test]
+    fn readiness_fails_before_the_job_listener_closes() {
+        super::readiness_fails_before_the_job_listener_closes("service-tokio");
+    }
+
+    #[test]
+    fn a_second_sigterm_during_a_slow_drain_exits_at_once_with_143() {
+        super::a_second_sigterm_during_a_slow_drain_exits_at_once_with_143("service-tokio");
+    }
+
+    #[test]
+    fn a_failing_resource_at_startup_exits_1_after_tearing_down_the_others() {
+        super::a_failing_resource_at_startup_exits_1_after_tearing_down_the_others("service-tokio");
+    }
+
+    #[test]
+    fn probes_and_idle_exit() {
+        super::probes_and_idle_exit("service-tokio");
+    }
+
+    #[test]
+    fn readiness_follows_redis() {
+        super::service_tokio_readiness_follows_redis();
+    }
 }
 
 // ------------------------------------------------------------------- Redis
@@ -939,7 +989,6 @@ fn readyz_becomes(service: &mut Service, status: u16) -> Duration {
 /// `service-tokio` with a Redis check against a Redis server of the test's
 /// own: ready; the server stops → 503 (within the check's refresh); back →
 /// 200 again.
-#[test]
 fn service_tokio_readiness_follows_redis() {
     if skip_services() {
         return;
