@@ -91,24 +91,44 @@ struct Service {
     probe: SocketAddr,
 }
 
-/// Starts `bin` (`service` or `service-tokio`) on fresh ports over `data`
-/// with `--work-ms work_ms` and `extra` flags, and waits for its
-/// `listening on` line.
+/// Starts `bin` (`service` or `service-tokio`) over `data` with `--work-ms
+/// work_ms` and `extra` flags, and waits for its `listening on` line.
+///
+/// The job port is the system's choice (`--listen 127.0.0.1:0`), read back
+/// from that line. The probe port is a free port, which another test's
+/// process may take before this one binds it: then the start is tried again
+/// on another port (the system often hands out a port just released again,
+/// so this does happen).
 ///
 /// The pre-stop delay is 0 unless `extra` sets it, and the environment never
 /// says Kubernetes (where the App's default delay is 5 s).
 fn start(bin: &str, data: &Path, work_ms: u64, extra: &[&str]) -> Service {
-    let listen = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let probe = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let process = spawn(bin, listen, probe, data, work_ms, extra);
-    let mut service = Service {
-        process,
-        listen,
-        probe,
-    };
-    let line = service.process.wait_for_line("listening on");
-    assert!(line.contains(&listen.to_string()), "{line}");
-    service
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut attempt = 1;
+    loop {
+        let probe = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let mut process = spawn(bin, any_port, probe, data, work_ms, extra);
+        if let Some(line) = process.wait_for_line_or_end("listening on") {
+            let listen = line
+                .rsplit(' ')
+                .next()
+                .and_then(|addr| addr.parse().ok())
+                .unwrap_or_else(|| panic!("no address in `{line}`"));
+            return Service {
+                process,
+                listen,
+                probe,
+            };
+        }
+        let exit = process.wait_exit();
+        let taken = exit
+            .stderr
+            .iter()
+            .any(|line| line.contains("Address already in use"));
+        assert!(taken && attempt < 5, "{bin} did not start: {exit:#?}");
+        eprintln!("{bin}: probe port {probe} taken meanwhile; trying another");
+        attempt += 1;
+    }
 }
 
 /// Starts `bin` without waiting for anything.
@@ -739,13 +759,25 @@ fn a_failing_resource_at_startup_exits_1_after_tearing_down_the_others(bin: &str
     let dir = DataDir::new(&format!("{bin}-failing-start"));
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let listen = taken.local_addr().unwrap();
-    let probe = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let mut process = spawn(bin, listen, probe, dir.path(), 20, &[]);
-    let started = Instant::now();
-    let exit = process.wait_exit();
-    let took = started.elapsed();
+    let (exit, took) = (1..)
+        .find_map(|attempt| {
+            let probe = SocketAddr::from(([127, 0, 0, 1], free_port()));
+            let mut process = spawn(bin, listen, probe, dir.path(), 20, &[]);
+            let started = Instant::now();
+            let exit = process.wait_exit();
+            let took = started.elapsed();
+            // The probe port taken meanwhile by another test's process: the
+            // service stops before its startup; try another (see `start`).
+            let probe_taken = !exit.stderr.iter().any(|l| l.contains("resources:"))
+                && exit
+                    .stderr
+                    .iter()
+                    .any(|l| l.contains("Address already in use"));
+            (!probe_taken || attempt == 5).then_some((exit, took))
+        })
+        .expect("an attempt");
     eprintln!(
-        "failed startup: exit after {took:?}\n{}",
+        "{bin}: failed startup: exit after {took:?}\n{}",
         exit.stderr.join("\n")
     );
     assert_eq!(exit.status.code(), Some(1), "{exit:#?}");
