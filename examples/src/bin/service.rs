@@ -31,6 +31,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use smol::net::TcpListener;
+use steward::health::Check;
 use steward_examples::jobs::{self, Jobs, Options, UsageError};
 use steward_smol::App;
 
@@ -50,26 +51,33 @@ fn main() -> ExitCode {
     let app = options.configure(App::new()).probe_addr(options.probe_addr);
 
     app.run(|cx| async move {
-        jobs::register_liveness(&cx)?;
+        jobs::register_watchdog(&cx)?;
 
         // 1. The journal: opened, its pending jobs queued again.
         let jobs = Jobs::open(&cx, &options).await?;
+        let disk = Check::new("journal-disk", jobs.journal().clone());
+        cx.health().register(disk.ready())?;
         // 2. The workers, and a periodic log of their throughput.
         jobs.start_workers(options.workers, options.work)?;
         jobs.log_throughput(Duration::from_secs(10))?;
         // 3. The listener, last: a client is accepted only once all behind it
-        //    runs. A bind failure fails the startup; the journal is closed.
-        let addr = options.listen;
-        let bind = async move {
-            TcpListener::bind(addr)
+        //    runs. A bind failure fails the startup, and the journal is closed.
+        //    The accept task owns the socket: it closes when the task stops.
+        let listen = async {
+            let addr = options.listen;
+            let listener = TcpListener::bind(addr)
                 .await
-                .map_err(|e| format!("{addr}: {e}"))
+                .map_err(|e| format!("{addr}: {e}"))?;
+            let bound = listener.local_addr()?;
+            cx.tasks().start("listener", move |stop| async move {
+                jobs.serve(stop, || listener.accept()).await;
+            })?;
+            Ok::<_, StartupError>(bound)
         };
-        let listener = cx.lifespan().start("listener", bind, |_| async {}).await?;
-        let bound = listener.local_addr()?;
-        cx.tasks().start("listener", move |stop| async move {
-            jobs.serve(stop, || listener.accept()).await;
-        })?;
+        let bound = cx
+            .lifespan()
+            .start("listener", listen, |_| async {})
+            .await?;
 
         // The first probes find the checks run already.
         cx.health().refresh().await;

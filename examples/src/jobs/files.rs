@@ -102,6 +102,13 @@ impl Files {
         file.sync_data()
     }
 
+    /// Makes every later write to the journal fail, as a full or broken disk would.
+    #[cfg(test)]
+    pub(super) fn break_journal(&mut self) -> io::Result<()> {
+        self.journal = File::open(self.dir.join(JOURNAL_FILE))?; // read-only
+        Ok(())
+    }
+
     /// Flushes both logs to the disk, data and metadata, before they close.
     pub(super) fn sync(&self) -> io::Result<()> {
         self.journal.sync_all()?;
@@ -187,12 +194,7 @@ fn sync_dir(_dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    pub(crate) fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("steward-jobs-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
-    }
+    use crate::jobs::tests::temp_dir;
 
     fn write(dir: &Path, file: &str, text: &str) {
         std::fs::create_dir_all(dir).unwrap();

@@ -11,6 +11,7 @@
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_channel::{Receiver, Sender};
@@ -55,6 +56,8 @@ pub struct Journal {
     requests: Sender<Request>,
     /// Receives the final fsync's result when the thread ends.
     closed: Receiver<Result<(), JournalError>>,
+    /// How many fsyncs of `journal.log` recorded accepted jobs.
+    syncs: Arc<AtomicU64>,
 }
 
 enum Request {
@@ -109,12 +112,14 @@ impl Journal {
         let (opened_tx, opened) = async_channel::bounded(1);
         let (requests, requests_rx) = async_channel::unbounded();
         let (closed_tx, closed) = async_channel::bounded(1);
+        let syncs = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&syncs);
         std::thread::Builder::new()
             .name("journal".into())
             .spawn(move || match Files::open(&dir) {
                 Ok((files, pending)) => {
                     let _ = opened_tx.send_blocking(Ok(pending));
-                    let synced = writer(files, &requests_rx);
+                    let synced = writer(files, &requests_rx, &counter);
                     let _ = closed_tx.send_blocking(synced);
                 }
                 Err(e) => drop(opened_tx.send_blocking(Err(e))),
@@ -123,7 +128,12 @@ impl Journal {
             .recv()
             .await
             .map_err(|_| io::Error::other("the journal thread ended while opening"))??;
-        Ok((Journal { requests, closed }, pending))
+        let journal = Journal {
+            requests,
+            closed,
+            syncs,
+        };
+        Ok((journal, pending))
     }
 
     /// Records new jobs durably, numbered in order, and returns them.
@@ -170,6 +180,18 @@ impl Journal {
         self.ask(Request::Probe(reply), answer).await
     }
 
+    /// How many fsyncs of `journal.log` the accepted jobs have taken so
+    /// far: with many clients at once, far fewer than the jobs (group commit).
+    ///
+    /// # Examples
+    ///
+    /// See [`Jobs::stats`](super::Jobs::stats).
+    #[must_use]
+    pub fn syncs(&self) -> u64 {
+        // Relaxed: a statistic; nothing is published through it.
+        self.syncs.load(Ordering::Relaxed)
+    }
+
     async fn ask<T>(
         &self,
         request: Request,
@@ -204,7 +226,11 @@ impl Journal {
 
 /// The writer thread's loop: one commit a batch of waiting requests, until
 /// the channel is closed and empty. Returns the final fsync's result.
-fn writer(mut files: Files, requests: &Receiver<Request>) -> Result<(), JournalError> {
+fn writer(
+    mut files: Files,
+    requests: &Receiver<Request>,
+    syncs: &AtomicU64,
+) -> Result<(), JournalError> {
     let mut failed: Option<JournalError> = None;
     while let Ok(first) = requests.recv_blocking() {
         let mut batch = vec![first];
@@ -214,7 +240,10 @@ fn writer(mut files: Files, requests: &Receiver<Request>) -> Result<(), JournalE
                 Err(_) => break,
             }
         }
-        commit(&mut files, batch, &mut failed);
+        if commit(&mut files, batch, &mut failed) {
+            // Relaxed: a statistic.
+            syncs.fetch_add(1, Ordering::Relaxed);
+        }
     }
     if let Some(e) = failed {
         return Err(e);
@@ -224,7 +253,8 @@ fn writer(mut files: Files, requests: &Receiver<Request>) -> Result<(), JournalE
 
 /// Writes one batch: its accepted jobs with one fsync of the journal, its
 /// done jobs with one fsync of `done.log`; then answers every request.
-fn commit(files: &mut Files, batch: Vec<Request>, failed: &mut Option<JournalError>) {
+/// Returns whether it fsynced accepted jobs.
+fn commit(files: &mut Files, batch: Vec<Request>, failed: &mut Option<JournalError>) -> bool {
     let mut accepted = Vec::new();
     let mut done = Vec::new();
     let mut probes = Vec::new();
@@ -237,6 +267,7 @@ fn commit(files: &mut Files, batch: Vec<Request>, failed: &mut Option<JournalErr
     }
     let accepted_jobs: Vec<&Job> = accepted.iter().flat_map(|(jobs, _)| jobs).collect();
     let accepted_result = guarded(failed, || files.append_accepted(&accepted_jobs));
+    let synced_accepted = accepted_result.is_ok() && !accepted_jobs.is_empty();
     let done_jobs: Vec<&Job> = done.iter().map(|(job, _)| job).collect();
     let done_result = guarded(failed, || files.append_done(&done_jobs));
     let probe_result = match (&failed, probes.is_empty()) {
@@ -257,6 +288,7 @@ fn commit(files: &mut Files, batch: Vec<Request>, failed: &mut Option<JournalErr
     for reply in probes {
         let _ = reply.try_send(probe_result.clone());
     }
+    synced_accepted
 }
 
 /// Runs one write unless an earlier one failed; a failure is kept for good.
@@ -286,6 +318,110 @@ impl fmt::Debug for Journal {
         f.debug_struct("Journal")
             .field("closed", &self.requests.is_closed())
             .field("waiting", &self.requests.len())
+            .field("syncs", &self.syncs())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::tests::temp_dir;
+
+    fn job(id: u64, payload: &str) -> Job {
+        Job {
+            id,
+            payload: payload.into(),
+        }
+    }
+
+    #[test]
+    fn one_commit_answers_a_whole_batch() {
+        let dir = temp_dir("batch");
+        let (mut files, _) = Files::open(&dir).unwrap();
+        let (first, first_answer) = async_channel::bounded(1);
+        let (second, second_answer) = async_channel::bounded(1);
+        let (done, done_answer) = async_channel::bounded(1);
+        let (probe, probe_answer) = async_channel::bounded(1);
+        let batch = vec![
+            Request::Accept(vec!["a".into(), "b".into()], first),
+            Request::Complete(job(1, "a"), done),
+            Request::Accept(vec!["c".into()], second),
+            Request::Probe(probe),
+        ];
+        let mut failed = None;
+        assert!(commit(&mut files, batch, &mut failed));
+        let ids = first_answer.try_recv().unwrap().unwrap();
+        assert_eq!(ids, [job(1, "a"), job(2, "b")]);
+        assert_eq!(second_answer.try_recv().unwrap().unwrap(), [job(3, "c")]);
+        done_answer.try_recv().unwrap().unwrap();
+        probe_answer.try_recv().unwrap().unwrap();
+        let read = |f| std::fs::read_to_string(dir.join(f)).unwrap();
+        assert_eq!(read(super::super::JOURNAL_FILE), "1 a\n2 b\n3 c\n");
+        assert_eq!(read(super::super::DONE_FILE), "1 a\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn after_a_failed_write_nothing_more_is_written() {
+        let dir = temp_dir("failed");
+        let (mut files, _) = Files::open(&dir).unwrap();
+        files.break_journal().unwrap();
+        let mut failed = None;
+        let (accept, accepted) = async_channel::bounded(1);
+        let batch = vec![Request::Accept(vec!["a".into()], accept)];
+        assert!(!commit(&mut files, batch, &mut failed));
+        assert!(matches!(
+            accepted.try_recv().unwrap(),
+            Err(JournalError::Io(_))
+        ));
+        // done.log still works, but the journal takes nothing more at all.
+        let (done, done_answer) = async_channel::bounded(1);
+        let (probe, probe_answer) = async_channel::bounded(1);
+        let batch = vec![Request::Complete(job(1, "a"), done), Request::Probe(probe)];
+        commit(&mut files, batch, &mut failed);
+        assert!(done_answer.try_recv().unwrap().is_err());
+        assert!(probe_answer.try_recv().unwrap().is_err());
+        assert_eq!(
+            std::fs::read_to_string(dir.join(super::super::DONE_FILE)).unwrap(),
+            ""
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn concurrent_accepts_each_get_their_own_id_then_close_refuses_more() {
+        let dir = temp_dir("concurrent");
+        let (journal, _) = futures_lite::future::block_on(Journal::open(dir.clone())).unwrap();
+        let clients: Vec<_> = (0..32)
+            .map(|i| {
+                let journal = journal.clone();
+                std::thread::spawn(move || {
+                    let payloads = vec![format!("job {i}.0"), format!("job {i}.1")];
+                    futures_lite::future::block_on(journal.accept(payloads)).unwrap()
+                })
+            })
+            .collect();
+        let mut jobs: Vec<Job> = clients
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect();
+        jobs.sort_by_key(|job| job.id);
+        assert_eq!(
+            jobs.iter().map(|j| j.id).collect::<Vec<_>>(),
+            (1..=64).collect::<Vec<_>>()
+        );
+        // One client's jobs are numbered together, in order.
+        for pair in jobs.chunks(2) {
+            assert_eq!(pair[0].payload.replace(".0", ".1"), pair[1].payload);
+        }
+        let late = journal.clone();
+        futures_lite::future::block_on(async {
+            journal.close().await.unwrap();
+            assert!(matches!(late.probe().await, Err(JournalError::Closed)));
+        });
+        let (_, pending) = futures_lite::future::block_on(Journal::open(dir.clone())).unwrap();
+        assert_eq!(pending, jobs);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -62,6 +62,8 @@ mod connection;
 mod files;
 mod journal;
 mod options;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::future::Future;
@@ -117,8 +119,7 @@ struct Counts {
 
 impl Jobs {
     /// Opens the journal in `options.data` as the lifespan step `journal`
-    /// (closed and fsynced at teardown), queues the pending jobs it holds,
-    /// and registers the `journal-disk` check (critical, ready).
+    /// (closed and fsynced at teardown), and queues the pending jobs it holds.
     ///
     /// # Errors
     ///
@@ -140,10 +141,6 @@ impl Jobs {
             Ok::<_, io::Error>(journal)
         };
         let journal = cx.lifespan().start("journal", open, Journal::close).await?;
-        let check = Check::new("journal-disk", journal.clone()).ready();
-        if let Err(e) = cx.health().register(check) {
-            tracing::warn!(error = %e, "journal-disk check not registered");
-        }
         let jobs = Jobs {
             inner: Arc::new(Inner {
                 counts: Counts {
@@ -211,6 +208,7 @@ impl Jobs {
             let done = now.done - last.done;
             tracing::info!(
                 accepted = now.accepted - last.accepted,
+                fsyncs = now.syncs - last.syncs,
                 done,
                 per_second = done as f64 / every.as_secs_f64(),
                 queued = now.queued,
@@ -302,6 +300,7 @@ impl Jobs {
             accepted: counts.accepted.load(Ordering::Relaxed),
             done: counts.done.load(Ordering::Relaxed),
             queued: self.inner.next.len() as u64,
+            syncs: self.inner.journal.syncs(),
         }
     }
 
@@ -335,6 +334,8 @@ pub struct Stats {
     pub done: u64,
     /// Jobs waiting for a worker now.
     pub queued: u64,
+    /// The fsyncs that recorded the accepted jobs ([`Journal::syncs`]).
+    pub syncs: u64,
 }
 
 impl Stats {
@@ -342,33 +343,22 @@ impl Stats {
     #[must_use]
     pub fn to_json(&self) -> String {
         format!(
-            r#"{{"resumed":{},"accepted":{},"done":{},"queued":{}}}"#,
-            self.resumed, self.accepted, self.done, self.queued
+            r#"{{"resumed":{},"accepted":{},"done":{},"queued":{},"journal_fsyncs":{}}}"#,
+            self.resumed, self.accepted, self.done, self.queued, self.syncs
         )
     }
 }
 
-/// Registers the liveness checks every service wants: `runtime`, the stall
-/// watchdog, and `tasks`, failing once a supervised task escalated.
+/// Registers `runtime`, the stall watchdog, as a liveness check: it fails
+/// when the executor stops scheduling tasks on time. (The App registers
+/// `tasks` itself, which fails once a supervised task escalated.)
 ///
 /// # Errors
 ///
-/// When a check of the same name is registered already.
-pub fn register_liveness(cx: &Context) -> Result<(), RegisterError> {
+/// When a check named `runtime` is registered already.
+pub fn register_watchdog(cx: &Context) -> Result<(), RegisterError> {
     let watchdog = StallWatchdog::new(cx.runtime());
-    cx.health()
-        .register(Check::new("runtime", watchdog).live())?;
-    let tasks = cx.tasks().clone();
-    let escalated = move || {
-        let escalated = tasks.escalated();
-        async move {
-            match escalated.as_slice() {
-                [] => Ok(()),
-                names => Err(format!("escalated: {}", names.join(", "))),
-            }
-        }
-    };
-    cx.health().register(Check::new("tasks", escalated).live())
+    cx.health().register(Check::new("runtime", watchdog).live())
 }
 
 /// Prints `listening on <addr>` on stdout once the service is running (its
