@@ -767,12 +767,12 @@ fn a_failing_resource_at_startup_exits_1_after_tearing_down_the_others(bin: &str
             let exit = process.wait_exit();
             let took = started.elapsed();
             // The probe port taken meanwhile by another test's process: the
-            // service stops before its startup; try another (see `start`).
-            let probe_taken = !exit.stderr.iter().any(|l| l.contains("resources:"))
-                && exit
-                    .stderr
-                    .iter()
-                    .any(|l| l.contains("Address already in use"));
+            // service fails on that; try another (see `start`).
+            let probe = probe.to_string();
+            let probe_taken = exit
+                .stderr
+                .iter()
+                .any(|l| l.contains(&probe) && l.contains("Address already in use"));
             (!probe_taken || attempt == 5).then_some((exit, took))
         })
         .expect("an attempt");
