@@ -16,7 +16,8 @@
 //! - `probes_and_idle_exit`: the `?verbose` lines, the health+json
 //!   document, and the time an idle service takes to exit.
 //! - `service_tokio::readiness_follows_redis`: a Redis server of the test's
-//!   own, stopped and started again.
+//!   own, stopped and started again; `service_tokio::checks_redis_and_postgres`:
+//!   the shared servers of `.ci/services` (`REDIS_URL`, `POSTGRES_URL`).
 //!
 //! Every wait is for an event (a line, an HTTP answer, a refused connection,
 //! an exit) with a deadline; polling loops poll at a short interval until a
@@ -974,6 +975,11 @@ mod service_tokio {
     fn readiness_follows_redis() {
         super::service_tokio_readiness_follows_redis();
     }
+
+    #[test]
+    fn checks_redis_and_postgres() {
+        super::service_tokio_checks_redis_and_postgres();
+    }
 }
 
 // ------------------------------------------------------------------- Redis
@@ -1016,6 +1022,52 @@ fn stop_redis(mut redis: Process) {
     redis.signal("TERM");
     let exit = redis.wait_exit();
     assert!(exit.status.success(), "{exit:?}");
+}
+
+/// The URL in `var` (set by `.ci/services`), `None` when the services are
+/// skipped.
+///
+/// # Panics
+///
+/// When the variable is unset and the services are not skipped.
+fn service_url(var: &str) -> Option<String> {
+    if skip_services() {
+        return None;
+    }
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => panic!(
+            "{var} is not set: run the tests with `bash .ci/test` (or `eval \"$(bash \
+             .ci/services)\"` first), or set STEWARD_SKIP_SERVICES=1"
+        ),
+    }
+}
+
+/// `service-tokio` against the shared Redis and PostgreSQL servers: both
+/// checks are among the ready checks and pass, in the text and the JSON
+/// forms.
+fn service_tokio_checks_redis_and_postgres() {
+    let (Some(redis), Some(postgres)) = (service_url("REDIS_URL"), service_url("POSTGRES_URL"))
+    else {
+        return;
+    };
+    let dir = DataDir::new("dependencies");
+    let flags = ["--redis-url", &redis, "--postgres-url", &postgres];
+    let mut service = start("service-tokio", dir.path(), 20, &flags);
+    let verbose = service.probe_until("/readyz?verbose", 200).text();
+    for name in ["redis", "postgres"] {
+        assert!(
+            verbose.lines().any(|l| l == format!("[+]{name} ok")),
+            "{verbose}"
+        );
+    }
+    let names = check_probes(&mut service);
+    assert!(
+        names.contains(&"redis".to_owned()) && names.contains(&"postgres".to_owned()),
+        "{names:?}"
+    );
+    let (exit, _) = service.terminate();
+    assert_eq!(exit.status.code(), Some(0), "{exit:#?}");
 }
 
 /// Polls `/readyz` until it answers `status`; returns how long that took.
