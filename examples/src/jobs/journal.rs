@@ -46,7 +46,8 @@ const MAX_BATCH: usize = 4096;
 ///
 ///     let (journal, pending) = Journal::open(dir.clone()).await?;
 ///     assert!(pending.is_empty());
-///     journal.close().await
+///     journal.close().await?;
+///     Ok::<(), Box<dyn std::error::Error>>(())
 /// })?;
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -67,6 +68,14 @@ enum Request {
 }
 
 /// Why the journal could not record something.
+///
+/// # Examples
+///
+/// ```
+/// use steward_examples::jobs::JournalError;
+///
+/// assert_eq!(JournalError::Closed.to_string(), "the journal is closed");
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum JournalError {
@@ -108,6 +117,10 @@ impl Journal {
     /// # Cancel safety
     ///
     /// Dropping the future lets the thread finish opening, then end.
+    ///
+    /// # Examples
+    ///
+    /// See [`Journal`].
     pub async fn open(dir: PathBuf) -> io::Result<(Journal, Vec<Job>)> {
         let (opened_tx, opened) = async_channel::bounded(1);
         let (requests, requests_rx) = async_channel::unbounded();
@@ -146,6 +159,10 @@ impl Journal {
     ///
     /// Dropping the future does not withdraw the jobs: they may be recorded
     /// (and so done, later) without anyone told their ids.
+    ///
+    /// # Examples
+    ///
+    /// See [`Journal`].
     pub async fn accept(&self, payloads: Vec<String>) -> Result<Vec<Job>, JournalError> {
         let (reply, answer) = async_channel::bounded(1);
         self.ask(Request::Accept(payloads, reply), answer).await
@@ -160,6 +177,10 @@ impl Journal {
     /// # Cancel safety
     ///
     /// Dropping the future does not withdraw the record.
+    ///
+    /// # Examples
+    ///
+    /// See [`Journal`].
     pub async fn complete(&self, job: Job) -> Result<(), JournalError> {
         let (reply, answer) = async_channel::bounded(1);
         self.ask(Request::Complete(job, reply), answer).await
@@ -175,6 +196,18 @@ impl Journal {
     /// # Cancel safety
     ///
     /// Cancel-safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// let dir = std::env::temp_dir().join(format!("probe-doc-{}", std::process::id()));
+    /// let (journal, _) = steward_examples::jobs::Journal::open(dir.clone()).await?;
+    /// journal.probe().await?;
+    /// journal.close().await?;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+    /// ```
     pub async fn probe(&self) -> Result<(), JournalError> {
         let (reply, answer) = async_channel::bounded(1);
         self.ask(Request::Probe(reply), answer).await
@@ -185,7 +218,7 @@ impl Journal {
     ///
     /// # Examples
     ///
-    /// See [`Jobs::stats`](super::Jobs::stats).
+    /// See [the module](super).
     #[must_use]
     pub fn syncs(&self) -> u64 {
         // Relaxed: a statistic; nothing is published through it.
@@ -215,6 +248,10 @@ impl Journal {
     ///
     /// The close happens on the first poll; dropping the future only stops
     /// waiting for the thread.
+    ///
+    /// # Examples
+    ///
+    /// See [`Journal`].
     pub async fn close(self) -> Result<(), JournalError> {
         self.requests.close();
         self.closed
@@ -240,10 +277,7 @@ fn writer(
                 Err(_) => break,
             }
         }
-        if commit(&mut files, batch, &mut failed) {
-            // Relaxed: a statistic.
-            syncs.fetch_add(1, Ordering::Relaxed);
-        }
+        commit(&mut files, batch, &mut failed, syncs);
     }
     if let Some(e) = failed {
         return Err(e);
@@ -253,8 +287,13 @@ fn writer(
 
 /// Writes one batch: its accepted jobs with one fsync of the journal, its
 /// done jobs with one fsync of `done.log`; then answers every request.
-/// Returns whether it fsynced accepted jobs.
-fn commit(files: &mut Files, batch: Vec<Request>, failed: &mut Option<JournalError>) -> bool {
+/// Counts the journal's fsync in `syncs`.
+fn commit(
+    files: &mut Files,
+    batch: Vec<Request>,
+    failed: &mut Option<JournalError>,
+    syncs: &AtomicU64,
+) {
     let mut accepted = Vec::new();
     let mut done = Vec::new();
     let mut probes = Vec::new();
@@ -267,7 +306,11 @@ fn commit(files: &mut Files, batch: Vec<Request>, failed: &mut Option<JournalErr
     }
     let accepted_jobs: Vec<&Job> = accepted.iter().flat_map(|(jobs, _)| jobs).collect();
     let accepted_result = guarded(failed, || files.append_accepted(&accepted_jobs));
-    let synced_accepted = accepted_result.is_ok() && !accepted_jobs.is_empty();
+    if accepted_result.is_ok() && !accepted_jobs.is_empty() {
+        // Relaxed: a statistic. Counted before the replies are sent, so a
+        // client that got its reply sees it (the channel orders the two).
+        syncs.fetch_add(1, Ordering::Relaxed);
+    }
     let done_jobs: Vec<&Job> = done.iter().map(|(job, _)| job).collect();
     let done_result = guarded(failed, || files.append_done(&done_jobs));
     let probe_result = match (&failed, probes.is_empty()) {
@@ -288,7 +331,6 @@ fn commit(files: &mut Files, batch: Vec<Request>, failed: &mut Option<JournalErr
     for reply in probes {
         let _ = reply.try_send(probe_result.clone());
     }
-    synced_accepted
 }
 
 /// Runs one write unless an earlier one failed; a failure is kept for good.
@@ -349,8 +391,9 @@ mod tests {
             Request::Accept(vec!["c".into()], second),
             Request::Probe(probe),
         ];
-        let mut failed = None;
-        assert!(commit(&mut files, batch, &mut failed));
+        let (mut failed, syncs) = (None, AtomicU64::new(0));
+        commit(&mut files, batch, &mut failed, &syncs);
+        assert_eq!(syncs.load(Ordering::Relaxed), 1);
         let ids = first_answer.try_recv().unwrap().unwrap();
         assert_eq!(ids, [job(1, "a"), job(2, "b")]);
         assert_eq!(second_answer.try_recv().unwrap().unwrap(), [job(3, "c")]);
@@ -367,10 +410,11 @@ mod tests {
         let dir = temp_dir("failed");
         let (mut files, _) = Files::open(&dir).unwrap();
         files.break_journal().unwrap();
-        let mut failed = None;
+        let (mut failed, syncs) = (None, AtomicU64::new(0));
         let (accept, accepted) = async_channel::bounded(1);
         let batch = vec![Request::Accept(vec!["a".into()], accept)];
-        assert!(!commit(&mut files, batch, &mut failed));
+        commit(&mut files, batch, &mut failed, &syncs);
+        assert_eq!(syncs.load(Ordering::Relaxed), 0);
         assert!(matches!(
             accepted.try_recv().unwrap(),
             Err(JournalError::Io(_))
@@ -379,7 +423,7 @@ mod tests {
         let (done, done_answer) = async_channel::bounded(1);
         let (probe, probe_answer) = async_channel::bounded(1);
         let batch = vec![Request::Complete(job(1, "a"), done), Request::Probe(probe)];
-        commit(&mut files, batch, &mut failed);
+        commit(&mut files, batch, &mut failed, &syncs);
         assert!(done_answer.try_recv().unwrap().is_err());
         assert!(probe_answer.try_recv().unwrap().is_err());
         assert_eq!(

@@ -44,10 +44,14 @@
 //! let options = Options { data: dir.clone(), ..Options::default() };
 //! let rt = steward_smol::SmolRuntime::global().handle();
 //! let report = futures_lite::future::block_on(App::new().serve(rt, |cx| async move {
+//!     steward_examples::jobs::register_watchdog(&cx)?;
 //!     let jobs = Jobs::open(&cx, &options).await?;
 //!     jobs.start_workers(2, Duration::from_millis(5))?;
+//!     jobs.log_throughput(Duration::from_secs(10))?;
 //!     let ids = jobs.submit(vec!["resize photo 1".into(), "resize photo 2".into()]).await?;
 //!     assert_eq!(ids, [1, 2]); // in the journal, fsynced: a client may be told
+//!     assert_eq!(jobs.stats().accepted, 2);
+//!     assert_eq!(jobs.journal().syncs(), 1); // both in one fsync
 //!     cx.shutdown().trigger(Reason::Requested);
 //!     Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
 //! }));
@@ -86,6 +90,10 @@ pub use journal::{Journal, JournalError};
 pub use options::{Options, UsageError};
 
 /// One job: the id it was acknowledged with, and what the client sent.
+///
+/// # Examples
+///
+/// See [`Journal`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
     /// Its id, unique in the data directory.
@@ -96,6 +104,10 @@ pub struct Job {
 
 /// The job service: the journal, the queue, the workers' shared state. A
 /// cheap handle.
+///
+/// # Examples
+///
+/// See [the module](self).
 #[derive(Clone)]
 pub struct Jobs {
     inner: Arc<Inner>,
@@ -128,6 +140,10 @@ impl Jobs {
     /// # Cancel safety
     ///
     /// As [`Lifespan::start`](steward::Lifespan::start).
+    ///
+    /// # Examples
+    ///
+    /// See [the module](self).
     pub async fn open(cx: &Context, options: &Options) -> Result<Jobs, LifespanError> {
         let (queue, next) = async_channel::unbounded();
         let (resume, dir) = (queue.clone(), options.data.clone());
@@ -168,6 +184,10 @@ impl Jobs {
     /// # Errors
     ///
     /// When the task registry is closed (the service is stopping).
+    ///
+    /// # Examples
+    ///
+    /// See [the module](self).
     pub fn start_workers(&self, count: usize, work: Duration) -> Result<(), StartError> {
         for n in 1..=count {
             let jobs = self.clone();
@@ -199,6 +219,10 @@ impl Jobs {
     /// # Errors
     ///
     /// When the task registry is closed.
+    ///
+    /// # Examples
+    ///
+    /// See [the module](self).
     pub fn log_throughput(&self, every: Duration) -> Result<(), StartError> {
         let jobs = self.clone();
         let mut last = self.stats();
@@ -230,6 +254,20 @@ impl Jobs {
     ///
     /// Dropping the future stops accepting; the connections already accepted
     /// go on until `stop` is triggered.
+    ///
+    /// # Examples
+    ///
+    /// The `service` example's listener (`examples/src/bin/service.rs`):
+    ///
+    /// ```no_run
+    /// # // no_run: it binds a port and waits for clients.
+    /// # async fn listener(cx: steward::Context, jobs: steward_examples::jobs::Jobs) -> std::io::Result<()> {
+    /// let listener = smol::net::TcpListener::bind("127.0.0.1:7070").await?;
+    /// cx.tasks().start("listener", move |stop| async move {
+    ///     jobs.serve(stop, || listener.accept()).await;
+    /// }).map_err(std::io::Error::other)?;
+    /// # Ok(()) }
+    /// ```
     pub async fn serve<A, Fut, S>(&self, stop: Shutdown, mut accept: A)
     where
         A: FnMut() -> Fut,
@@ -258,6 +296,20 @@ impl Jobs {
     /// # Errors
     ///
     /// When the registry is closed; the stream is dropped.
+    ///
+    /// # Examples
+    ///
+    /// The `service` example's listener (`examples/src/bin/service.rs`):
+    ///
+    /// ```no_run
+    /// # // no_run: it binds a port and waits for clients.
+    /// # async fn listener(cx: steward::Context, jobs: steward_examples::jobs::Jobs) -> std::io::Result<()> {
+    /// let listener = smol::net::TcpListener::bind("127.0.0.1:7070").await?;
+    /// cx.tasks().start("listener", move |stop| async move {
+    ///     jobs.serve(stop, || listener.accept()).await;
+    /// }).map_err(std::io::Error::other)?;
+    /// # Ok(()) }
+    /// ```
     pub fn connect<S>(&self, stream: S, peer: SocketAddr, stop: Shutdown) -> Result<(), StartError>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -278,6 +330,10 @@ impl Jobs {
     ///
     /// Dropping the future may leave the jobs recorded and not queued: they
     /// are resumed at the next start.
+    ///
+    /// # Examples
+    ///
+    /// See [the module](self).
     pub async fn submit(&self, payloads: Vec<String>) -> Result<Vec<u64>, JournalError> {
         let jobs = self.inner.journal.accept(payloads).await?;
         // Relaxed: a statistic.
@@ -291,6 +347,10 @@ impl Jobs {
     }
 
     /// The counts since this process started, and the queue's length now.
+    ///
+    /// # Examples
+    ///
+    /// See [the module](self).
     #[must_use]
     pub fn stats(&self) -> Stats {
         let counts = &self.inner.counts;
@@ -305,6 +365,10 @@ impl Jobs {
     }
 
     /// The journal.
+    ///
+    /// # Examples
+    ///
+    /// See [the module](self).
     #[must_use]
     pub fn journal(&self) -> &Journal {
         &self.inner.journal
@@ -324,6 +388,18 @@ impl fmt::Debug for Jobs {
 }
 
 /// What [`Jobs::stats`] reads.
+///
+/// # Examples
+///
+/// ```
+/// use steward_examples::jobs::Stats;
+///
+/// let stats = Stats { resumed: 2, accepted: 10, done: 9, queued: 3, syncs: 4 };
+/// assert_eq!(
+///     stats.to_json(),
+///     r#"{"resumed":2,"accepted":10,"done":9,"queued":3,"journal_fsyncs":4}"#
+/// );
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stats {
     /// Jobs found pending in the journal at start.
@@ -340,6 +416,10 @@ pub struct Stats {
 
 impl Stats {
     /// As a JSON object.
+    ///
+    /// # Examples
+    ///
+    /// See [`Stats`].
     #[must_use]
     pub fn to_json(&self) -> String {
         format!(
@@ -356,6 +436,10 @@ impl Stats {
 /// # Errors
 ///
 /// When a check named `runtime` is registered already.
+///
+/// # Examples
+///
+/// See [the module](self).
 pub fn register_watchdog(cx: &Context) -> Result<(), RegisterError> {
     let watchdog = StallWatchdog::new(cx.runtime());
     cx.health().register(Check::new("runtime", watchdog).live())
@@ -364,6 +448,19 @@ pub fn register_watchdog(cx: &Context) -> Result<(), RegisterError> {
 /// Prints `listening on <addr>` on stdout once the service is running (its
 /// startup returned and readiness follows its checks), so that a script
 /// knows when to send jobs.
+///
+/// # Examples
+///
+/// ```no_run
+/// # // no_run: it binds ports and waits for a signal.
+/// # fn main() -> std::process::ExitCode {
+/// steward_smol::App::new().run(|cx| async move {
+///     let addr = "127.0.0.1:7070".parse().unwrap(); // once the listener is bound
+///     steward_examples::jobs::announce(&cx, addr);
+///     Ok::<_, std::io::Error>(())
+/// })
+/// # }
+/// ```
 pub fn announce(cx: &Context, addr: SocketAddr) {
     let (probes, rt) = (cx.probes().clone(), cx.runtime().clone());
     cx.runtime().spawn(async move {
