@@ -39,6 +39,10 @@ use tokio_util::compat::TokioAsyncReadCompatExt;
 /// The errors startup may return: any, boxed.
 type StartupError = Box<dyn Error + Send + Sync>;
 
+/// How often Redis and PostgreSQL are checked: a dependency that goes away
+/// takes readiness down within about this long.
+const DEPENDENCY_CHECK_EVERY: Duration = Duration::from_secs(2);
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -63,15 +67,22 @@ fn main() -> ExitCode {
                 let redis = redis.clone();
                 async move { redis.check().await }
             };
-            cx.health().register(Check::new("redis", check).ready())?;
+            cx.health().register(
+                Check::new("redis", check)
+                    .ready()
+                    .every(DEPENDENCY_CHECK_EVERY),
+            )?;
         }
         if let Some(postgres) = postgres {
             let check = move || {
                 let postgres = postgres.clone();
                 async move { postgres.check().await }
             };
-            cx.health()
-                .register(Check::new("postgres", check).ready())?;
+            cx.health().register(
+                Check::new("postgres", check)
+                    .ready()
+                    .every(DEPENDENCY_CHECK_EVERY),
+            )?;
         }
 
         // The journal, the workers, the listener: as in `service`.
