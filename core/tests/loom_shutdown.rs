@@ -229,3 +229,59 @@ fn grandchild_guard_drop_wakes_root_drained() {
         assert!(grandchild.is_drained());
     });
 }
+
+/// The first waiter of a scope sets its *waited* bit while another thread
+/// triggers it: whichever read-modify-write comes first, the waiter wakes.
+#[test]
+fn first_waiter_races_trigger() {
+    loom::model(|| {
+        let shutdown = Shutdown::new();
+
+        let trigger = thread::spawn({
+            let shutdown = shutdown.clone();
+            move || shutdown.trigger(Reason::Requested)
+        });
+
+        block_on(shutdown.triggered());
+        assert!(trigger.join().unwrap());
+    });
+}
+
+/// A waiter that finds the *waited* bit already set (an earlier waiter, since
+/// dropped, set it) skips the `fetch_or`, and still never misses the trigger.
+#[test]
+fn later_waiter_races_trigger() {
+    loom::model(|| {
+        let shutdown = Shutdown::new();
+        {
+            let mut earlier = Box::pin(shutdown.triggered());
+            assert!(block_on(futures_lite::future::poll_once(&mut earlier)).is_none());
+        }
+
+        let trigger = thread::spawn({
+            let shutdown = shutdown.clone();
+            move || shutdown.trigger(Reason::Requested)
+        });
+
+        block_on(shutdown.triggered());
+        assert!(trigger.join().unwrap());
+    });
+}
+
+/// A drained waiter registers (the first to set the *waited* bit) while the
+/// last guard of a triggered scope is released on another thread: the
+/// release either sees the bit and notifies, or the waiter sees the drain.
+#[test]
+fn drained_waiter_races_last_release() {
+    loom::model(|| {
+        let shutdown = Shutdown::new();
+        let guard = shutdown.guard();
+        shutdown.trigger(Reason::Requested);
+
+        let release = thread::spawn(move || drop(guard));
+
+        block_on(shutdown.drained());
+        assert!(shutdown.is_drained());
+        release.join().unwrap();
+    });
+}

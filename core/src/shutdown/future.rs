@@ -146,8 +146,9 @@ impl Shutdown {
     }
 }
 
-/// Polls `listener` on `event` until `ready(inner)` holds: check → listen →
-/// check → wait, the only way a waiter can never miss a notification.
+/// Polls `listener` on `event` until `ready(inner)` holds: check → mark the
+/// scope waited → listen → check → wait, the only way a waiter can never
+/// miss a notification (see the module's invariants).
 fn poll_until(
     inner: &Inner,
     event: fn(&Inner) -> &Event,
@@ -161,7 +162,10 @@ fn poll_until(
             return Poll::Ready(());
         }
         match listener {
-            None => *listener = Some(event(inner).listen()),
+            None => {
+                inner.mark_waited();
+                *listener = Some(event(inner).listen());
+            }
             Some(l) => {
                 ready!(Pin::new(l).poll(cx));
                 *listener = None;

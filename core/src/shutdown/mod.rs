@@ -3,18 +3,36 @@
 //! # Invariants
 //!
 //! Each scope (`Inner`) packs its state into one `AtomicUsize`:
-//! bit 0 is *triggered* (set once, never cleared), the rest count *holds*:
-//! its live [`ShutdownGuard`]s plus its children whose own count is non-zero.
-//! A scope is drained exactly when its state equals `TRIGGERED` (triggered,
-//! no hold). A count going 0 → 1 takes one hold on the parent, 1 → 0 gives it
-//! back, so a parent is drained only once every child is. Holds move up the
-//! tree in a loop, never by recursion.
+//! bit 0 is *triggered* (set once, never cleared), bit 1 is *waited* (some
+//! waiter once listened on the scope; set once, never cleared), the rest
+//! count *holds*: its live [`ShutdownGuard`]s plus its children whose own
+//! count is non-zero. A scope is drained exactly when it is triggered and
+//! holds nothing. A count going 0 → 1 takes one hold on the parent, 1 → 0
+//! gives it back, so a parent is drained only once every child is. Holds
+//! move up the tree in a loop, never by recursion.
 //!
 //! - A scope's flag is set under its `reason` lock, in the same critical
 //!   section that stores the first reason: a scope has a reason exactly when
 //!   it is triggered, and a trigger that finds a reason finds the flag set.
-//! - The flag is set before any event is notified, and every waiter listens
-//!   before it checks the flag a second time: no lost wake-up.
+//! - No lost wake-up, and no event notified that nobody listens to
+//!   (event-listener allocates an event's shared state on its first
+//!   `notify`, which made triggering a wide tree allocate twice a scope).
+//!   A waiter checks its condition, makes sure the *waited* bit is set (a
+//!   load, and a `fetch_or` only when the load does not show it), listens,
+//!   and checks again. A notifier (the trigger's `fetch_or`, the last
+//!   release's `fetch_sub`) makes the condition true with one
+//!   read-modify-write and notifies only when the state it replaced had the
+//!   bit. Read-modify-writes of one atomic are totally ordered, each reading
+//!   the one before it, so for a waiter and a notifier:
+//!   - the bit was set (by this waiter or an earlier one) before the
+//!     notifier's write: the notifier sees it and notifies after its write,
+//!     and event-listener guarantees that a listener registered before that
+//!     `notify` is woken, and that a check made after `listen()` when the
+//!     `notify` came first sees the write that preceded it;
+//!   - the bit was set after the notifier's write: then the waiter read
+//!     (with its `fetch_or`, or its load that saw the bit) a value later
+//!     than that write, and by coherence its second check, later in its
+//!     program, reads that write or a later value, and sees the condition.
 //! - A child registers with its parent under the parent's `node` lock and then
 //!   reads the parent's flag; a trigger sets the flag and then takes that lock
 //!   to collect children. Either the trigger sees the new child or the child
@@ -61,7 +79,9 @@ pub use guard::ShutdownGuard;
 pub use reason::Reason;
 
 const TRIGGERED: usize = 1;
-const HOLD: usize = 2;
+/// Set before the first waiter listens; see the module's invariants.
+const WAITED: usize = 2;
+const HOLD: usize = 4;
 
 /// A cloneable handle to one shutdown scope.
 ///
@@ -99,7 +119,8 @@ pub struct Shutdown {
 }
 
 pub(crate) struct Inner {
-    /// `TRIGGERED` bit and `HOLD`-sized count, see the module's invariants.
+    /// `TRIGGERED` and `WAITED` bits and a `HOLD`-sized count, see the
+    /// module's invariants.
     state: AtomicUsize,
     /// Notified (all) once, when the flag is set.
     triggered: Event,
@@ -424,7 +445,21 @@ impl Inner {
     pub(crate) fn is_drained(&self) -> bool {
         // Acquire: pairs with the AcqRel `fetch_sub` in `release`, so whoever
         // sees the scope drained sees every write the guard holders made.
-        self.state.load(Ordering::Acquire) == TRIGGERED
+        let state = self.state.load(Ordering::Acquire);
+        state & TRIGGERED != 0 && state / HOLD == 0
+    }
+
+    /// Sets the `WAITED` bit unless a load shows it set already: called by
+    /// every waiter before it listens, see the module's invariants.
+    pub(crate) fn mark_waited(&self) {
+        // Relaxed (both): the no-lost-wake-up argument uses only this one
+        // word's modification order and coherence, no other memory; the
+        // waiter's own Acquire check after `listen()` orders what it reads
+        // next. A load that shows the bit read a value at least as late as
+        // the `fetch_or` that set it, which is all the argument needs.
+        if self.state.load(Ordering::Relaxed) & WAITED == 0 {
+            self.state.fetch_or(WAITED, Ordering::Relaxed);
+        }
     }
 
     /// Triggers this scope and every descendant, without recursion.
@@ -463,12 +498,15 @@ impl Inner {
             // sees the scope triggered sees what the triggering thread wrote
             // before `trigger`. (The reason needs no ordering: it is read
             // under the lock it is written under.) Waiters cannot miss the
-            // flag: both notifications below fence before they wake.
+            // flag: see the module's invariants.
             self.state.fetch_or(TRIGGERED, Ordering::Release)
         };
-        self.triggered.notify(usize::MAX);
-        if prev / HOLD == 0 {
-            self.drained.notify(usize::MAX);
+        // Nobody listens unless `WAITED` was set before this `fetch_or`.
+        if prev & WAITED != 0 {
+            self.triggered.notify(usize::MAX);
+            if prev / HOLD == 0 {
+                self.drained.notify(usize::MAX);
+            }
         }
         (true, reason)
     }
@@ -518,7 +556,7 @@ impl Inner {
             if prev / HOLD != 1 {
                 return;
             }
-            if prev & TRIGGERED != 0 {
+            if prev & TRIGGERED != 0 && prev & WAITED != 0 {
                 scope.drained.notify(usize::MAX);
             }
             match &scope.parent {
