@@ -34,7 +34,7 @@ pub struct ShutdownGuard {
 impl ShutdownGuard {
     pub(super) fn new(inner: Arc<Inner>, location: &'static Location<'static>) -> Self {
         inner.acquire();
-        let key = lock(&inner.node).holders.insert(location);
+        let key = lock(&inner.node).lists().holders.insert(location);
         Self {
             inner,
             key,

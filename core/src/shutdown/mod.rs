@@ -11,9 +11,10 @@
 //! gives it back, so a parent is drained only once every child is. Holds
 //! move up the tree in a loop, never by recursion.
 //!
-//! - A scope's flag is set under its `reason` lock, in the same critical
-//!   section that stores the first reason: a scope has a reason exactly when
-//!   it is triggered, and a trigger that finds a reason finds the flag set.
+//! - A scope's flag is set under its `node` lock, in the same critical
+//!   section that stores the first reason and collects the children: a
+//!   scope has a reason exactly when it is triggered, and a trigger that
+//!   finds a reason finds the flag set.
 //! - No lost wake-up, and no event notified that nobody listens to
 //!   (event-listener allocates an event's shared state on its first
 //!   `notify`, which made triggering a wide tree allocate twice a scope).
@@ -33,10 +34,11 @@
 //!     (with its `fetch_or`, or its load that saw the bit) a value later
 //!     than that write, and by coherence its second check, later in its
 //!     program, reads that write or a later value, and sees the condition.
-//! - A child registers with its parent under the parent's `node` lock and then
-//!   reads the parent's flag; a trigger sets the flag and then takes that lock
-//!   to collect children. Either the trigger sees the new child or the child
-//!   sees the flag (and triggers itself before `child()` returns).
+//! - A child registers with its parent under the parent's `node` lock and
+//!   reads the parent's reason there; a trigger stores the reason and
+//!   collects the children under that lock. Either the trigger sees the new
+//!   child or the child sees the reason (and triggers itself before
+//!   `child()` returns).
 //! - A trigger walks the subtree with an explicit stack, in pre-order to
 //!   trigger and in post-order to mark each scope *settled*: that scope and
 //!   every descendant it had are triggered. The walk enters every scope that
@@ -46,7 +48,11 @@
 //!   skipped, so repeated triggers do not walk a tree again. Each scope keeps
 //!   the first reason to reach it: its own trigger's, or its parent's.
 //! - Dropping a deep chain unlinks it in a loop (`Inner::drop`), never by
-//!   recursion; a scope's slabs give their memory back once empty.
+//!   recursion; a scope's child and guard lists give their memory back
+//!   once empty.
+//! - A scope pays for children and guards only once it has some: their
+//!   lists live in a `Lists` allocated on first use, so a leaf scope (a
+//!   task's, a request's) is its `Arc<Inner>` and 8 bytes in its parent.
 //!
 //! # Caveats
 //!
@@ -58,8 +64,8 @@
 //!
 //! # Lock order
 //!
-//! `reason` and `node` locks are never held together, nor two scopes' locks
-//! at once, nor any lock while notifying, waking or dropping an `Inner`.
+//! One lock a scope (`node`). Two scopes' locks are never held at once, nor
+//! any lock while notifying, waking or dropping an `Inner`.
 
 mod future;
 mod guard;
@@ -122,13 +128,14 @@ pub(crate) struct Inner {
     /// `TRIGGERED` and `WAITED` bits and a `HOLD`-sized count, see the
     /// module's invariants.
     state: AtomicUsize,
-    /// Notified (all) once, when the flag is set.
+    /// Notified (all) once, when the flag is set, if `WAITED` was set.
     triggered: Event,
-    /// Notified (all) whenever the scope may have become drained.
+    /// Notified (all) whenever the scope may have become drained, if
+    /// `WAITED` was set. A second event (8 bytes) so that only the drain
+    /// wakes a drained waiter.
     drained: Event,
-    /// The first reason; the flag is set under this lock, with it.
-    reason: Mutex<Option<Arc<Reason>>>,
-    /// Children and the places where live guards were taken.
+    /// The reason (the flag is set under this lock, with it), the children
+    /// and the places where live guards were taken.
     node: Mutex<Node>,
     /// The parent scope, holding it alive while this child lives.
     parent: Option<Arc<Inner>>,
@@ -138,32 +145,92 @@ pub(crate) struct Inner {
 
 #[derive(Default)]
 struct Node {
-    children: Slab<Weak<Inner>>,
-    holders: Slab<&'static Location<'static>>,
+    /// The first reason: `Some` exactly when the scope is triggered.
+    reason: Option<Arc<Reason>>,
     /// A trigger's walk has triggered this scope and every descendant it had.
     settled: bool,
+    /// Children and guards, allocated when the first of either comes.
+    lists: Option<Box<Lists>>,
 }
 
-/// Slabs with up to this many slots keep their memory when they empty.
+#[derive(Default)]
+struct Lists {
+    children: Children,
+    holders: Slab<&'static Location<'static>>,
+}
+
+/// The children of a scope, 8 bytes a child (a slab entry takes 16).
+#[derive(Default)]
+struct Children {
+    slots: Vec<Option<Weak<Inner>>>,
+    /// Keys of empty slots, reused first.
+    free: Vec<usize>,
+    /// Occupied slots.
+    len: usize,
+}
+
+impl Children {
+    /// The key the next `insert` stores its child under.
+    fn next_key(&self) -> usize {
+        self.free.last().copied().unwrap_or(self.slots.len())
+    }
+
+    fn insert(&mut self, child: Weak<Inner>) {
+        match self.free.pop() {
+            Some(key) => self.slots[key] = Some(child),
+            None => self.slots.push(Some(child)),
+        }
+        self.len += 1;
+    }
+
+    fn remove(&mut self, key: usize) {
+        if let Some(slot) = self.slots.get_mut(key) {
+            if slot.take().is_some() {
+                self.free.push(key);
+                self.len -= 1;
+            }
+        }
+    }
+
+    /// The children still alive.
+    fn live(&self) -> impl Iterator<Item = Arc<Inner>> + '_ {
+        self.slots
+            .iter()
+            .filter_map(|slot| slot.as_ref()?.upgrade())
+    }
+}
+
+/// Lists with up to this many slots keep their memory when they empty.
 const SLAB_KEEP: usize = 64;
 
 impl Node {
+    /// The lists, allocated on first use.
+    fn lists(&mut self) -> &mut Lists {
+        self.lists.get_or_insert_with(Box::default)
+    }
+
+    /// Removes a child, giving back the memory of a list that empties: a
+    /// list never shrinks by itself, so a scope that once had 100,000
+    /// children would otherwise keep their room.
     fn remove_child(&mut self, key: usize) {
-        self.children.try_remove(key);
-        shrink_if_empty(&mut self.children);
+        if let Some(lists) = &mut self.lists {
+            let children = &mut lists.children;
+            children.remove(key);
+            if children.len == 0 && children.slots.capacity() > SLAB_KEEP {
+                *children = Children::default();
+            }
+        }
     }
 
+    /// Removes a guard's location, as `remove_child` a child.
     fn remove_holder(&mut self, key: usize) {
-        self.holders.try_remove(key);
-        shrink_if_empty(&mut self.holders);
-    }
-}
-
-/// Gives back the memory of an empty slab: a slab never shrinks by itself, so
-/// a scope that once had 100,000 children would otherwise keep their room.
-fn shrink_if_empty<T>(slab: &mut Slab<T>) {
-    if slab.is_empty() && slab.capacity() > SLAB_KEEP {
-        *slab = Slab::new();
+        if let Some(lists) = &mut self.lists {
+            let holders = &mut lists.holders;
+            holders.try_remove(key);
+            if holders.is_empty() && holders.capacity() > SLAB_KEEP {
+                *holders = Slab::new();
+            }
+        }
     }
 }
 
@@ -248,7 +315,7 @@ impl Shutdown {
         if !self.is_triggered() {
             return None;
         }
-        lock(&self.inner.reason).as_deref().cloned()
+        lock(&self.inner.node).reason.as_deref().cloned()
     }
 
     /// Creates a child scope.
@@ -276,22 +343,18 @@ impl Shutdown {
     #[must_use]
     pub fn child(&self) -> Shutdown {
         let parent = &self.inner;
-        let (child, triggered) = {
+        let (child, reason) = {
             let mut node = lock(&parent.node);
-            let entry = node.children.vacant_entry();
-            let child = Arc::new(Inner::new(Some(Arc::clone(parent)), entry.key()));
-            entry.insert(Arc::downgrade(&child));
+            let children = &mut node.lists().children;
+            let child = Arc::new(Inner::new(Some(Arc::clone(parent)), children.next_key()));
+            children.insert(Arc::downgrade(&child));
             // Read under the lock: see the module's invariants.
-            (child, parent.is_triggered())
+            (child, node.reason.clone())
         };
-        if triggered {
-            // Bound first, so that the parent's lock is released before the
-            // child is triggered (see the lock order).
-            let reason = lock(&parent.reason).clone();
-            // Always `Some`: the flag is set with the reason, under this lock.
-            if let Some(reason) = reason {
-                child.trigger_tree(reason);
-            }
+        // The parent's lock is released before the child is triggered (see
+        // the lock order).
+        if let Some(reason) = reason {
+            child.trigger_tree(reason);
         }
         Shutdown { inner: child }
     }
@@ -353,9 +416,10 @@ impl Shutdown {
         let mut out = Vec::new();
         let mut stack = vec![Arc::clone(&self.inner)];
         while let Some(scope) = stack.pop() {
-            let node = lock(&scope.node);
-            out.extend(node.holders.iter().map(|(_, loc)| *loc));
-            stack.extend(node.children.iter().filter_map(|(_, w)| w.upgrade()));
+            if let Some(lists) = &lock(&scope.node).lists {
+                out.extend(lists.holders.iter().map(|(_, loc)| *loc));
+                stack.extend(lists.children.live());
+            }
         }
         out
     }
@@ -428,7 +492,6 @@ impl Inner {
             state: AtomicUsize::new(0),
             triggered: Event::new(),
             drained: Event::new(),
-            reason: Mutex::new(None),
             node: Mutex::new(Node::default()),
             parent,
             key,
@@ -437,7 +500,7 @@ impl Inner {
 
     #[inline]
     pub(crate) fn is_triggered(&self) -> bool {
-        // Acquire: pairs with the Release `fetch_or` in `claim`, so a caller
+        // Acquire: pairs with the Release `fetch_or` in `enter`, so a caller
         // who sees the flag sees what the triggering thread wrote before it.
         self.state.load(Ordering::Acquire) & TRIGGERED != 0
     }
@@ -467,14 +530,12 @@ impl Inner {
     /// Returns whether this call triggered this scope. Whatever it returns,
     /// this scope and every descendant are triggered when it does.
     fn trigger_tree(self: &Arc<Self>, reason: Arc<Reason>) -> bool {
-        let (won, reason) = self.claim(reason);
         let mut stack = Vec::new();
-        self.descend(&reason, &mut stack);
+        let won = self.enter(reason, &mut stack);
         while let Some(step) = stack.pop() {
             match step {
                 Step::Enter(scope, reason) => {
-                    let (_, reason) = scope.claim(reason);
-                    scope.descend(&reason, &mut stack);
+                    scope.enter(reason, &mut stack);
                 }
                 Step::Leave(scope) => {
                     lock(&scope.node).settled = true;
@@ -484,51 +545,50 @@ impl Inner {
         won
     }
 
-    /// Triggers this one scope with `reason` unless it has a reason already.
-    ///
-    /// Returns whether it did, and the scope's reason either way.
-    fn claim(&self, reason: Arc<Reason>) -> (bool, Arc<Reason>) {
+    /// Triggers this one scope with `reason` unless it has a reason already,
+    /// and pushes its children (to be triggered with the scope's reason)
+    /// below a step that marks it settled, unless it is settled already: one
+    /// critical section. Returns whether this call triggered the scope.
+    fn enter(self: &Arc<Self>, reason: Arc<Reason>, stack: &mut Vec<Step>) -> bool {
         let prev = {
-            let mut slot = lock(&self.reason);
-            if let Some(first) = &*slot {
-                return (false, Arc::clone(first));
+            let mut node = lock(&self.node);
+            let node = &mut *node;
+            let (prev, reason) = match &node.reason {
+                Some(first) => (None, first),
+                None => {
+                    // Release: pairs with the Acquire loads of the flag, so
+                    // whoever sees the scope triggered sees what the
+                    // triggering thread wrote before `trigger`. (The reason
+                    // is read under the lock it is written under.) Waiters
+                    // cannot miss the flag: see the module's invariants.
+                    let prev = self.state.fetch_or(TRIGGERED, Ordering::Release);
+                    (Some(prev), &*node.reason.insert(reason))
+                }
+            };
+            if !node.settled {
+                match node.lists.as_deref().map(|lists| &lists.children) {
+                    Some(children) if children.len != 0 => {
+                        stack.push(Step::Leave(Arc::clone(self)));
+                        let children = children.live();
+                        stack.extend(children.map(|child| Step::Enter(child, Arc::clone(reason))));
+                    }
+                    _ => node.settled = true,
+                }
             }
-            *slot = Some(Arc::clone(&reason));
-            // Release: pairs with the Acquire loads of the flag, so whoever
-            // sees the scope triggered sees what the triggering thread wrote
-            // before `trigger`. (The reason needs no ordering: it is read
-            // under the lock it is written under.) Waiters cannot miss the
-            // flag: see the module's invariants.
-            self.state.fetch_or(TRIGGERED, Ordering::Release)
+            prev
         };
-        // Nobody listens unless `WAITED` was set before this `fetch_or`.
+        // Notified after the lock is released; nobody listens unless
+        // `WAITED` was set before this scope's `fetch_or`.
+        let Some(prev) = prev else {
+            return false;
+        };
         if prev & WAITED != 0 {
             self.triggered.notify(usize::MAX);
             if prev / HOLD == 0 {
                 self.drained.notify(usize::MAX);
             }
         }
-        (true, reason)
-    }
-
-    /// Pushes the children of this scope on `stack`, to be triggered with
-    /// `reason`, below a step that marks this scope settled; nothing if it
-    /// is settled already.
-    fn descend(self: &Arc<Self>, reason: &Arc<Reason>, stack: &mut Vec<Step>) {
-        let mut node = lock(&self.node);
-        if node.settled {
-            return;
-        }
-        if node.children.is_empty() {
-            node.settled = true;
-            return;
-        }
-        stack.push(Step::Leave(Arc::clone(self)));
-        let children = node
-            .children
-            .iter()
-            .filter_map(|(_, child)| child.upgrade());
-        stack.extend(children.map(|child| Step::Enter(child, Arc::clone(reason))));
+        true
     }
 
     /// Takes one hold on this scope, and on its ancestors as counts leave zero.
@@ -588,11 +648,14 @@ mod tests {
 
     fn slots(shutdown: &Shutdown) -> (usize, usize, usize, usize) {
         let node = lock(&shutdown.inner.node);
+        let Some(lists) = &node.lists else {
+            return (0, 0, 0, 0);
+        };
         (
-            node.children.len(),
-            node.children.capacity(),
-            node.holders.len(),
-            node.holders.capacity(),
+            lists.children.len,
+            lists.children.slots.capacity(),
+            lists.holders.len(),
+            lists.holders.capacity(),
         )
     }
 
@@ -642,7 +705,7 @@ mod tests {
             assert!(lock(&scope.inner.node).settled);
         }
         let mut stack = Vec::new();
-        root.inner.descend(&Arc::new(Reason::Requested), &mut stack);
+        assert!(!root.inner.enter(Arc::new(Reason::Requested), &mut stack));
         assert!(stack.is_empty(), "a settled scope is not walked again");
     }
 }
