@@ -1,0 +1,349 @@
+//! Shared pieces of steward's benchmarks: the two runtimes, the shutdown
+//! signals under comparison, and a latch the bench thread blocks on.
+//!
+//! Every benchmark in `benches/` measures steward side by side with its
+//! peers in the same run; `BENCHMARKS.md` at the repository root has the
+//! command, the results and what limits each figure.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::Instant;
+
+use async_executor::Executor;
+use event_listener::Event;
+use steward::{Reason, Shutdown};
+use tokio_util::sync::CancellationToken;
+
+/// Worker threads of each runtime: the machine has two cores.
+pub const THREADS: usize = 2;
+
+/// A runtime the benchmarks spawn detached tasks on.
+pub trait BenchRuntime {
+    /// The name shown in benchmark ids.
+    const NAME: &'static str;
+    /// Spawns a detached task.
+    fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F);
+}
+
+/// tokio's multi-thread runtime with [`THREADS`] workers.
+#[derive(Debug)]
+pub struct Tokio {
+    rt: tokio::runtime::Runtime,
+}
+
+impl Tokio {
+    /// Builds the runtime.
+    ///
+    /// # Panics
+    ///
+    /// If the runtime cannot be built.
+    #[must_use]
+    pub fn new() -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(THREADS)
+            .build()
+            .expect("tokio runtime");
+        Self { rt }
+    }
+
+    /// The runtime, for what the [`BenchRuntime`] trait does not cover.
+    #[must_use]
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.rt
+    }
+}
+
+impl Default for Tokio {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BenchRuntime for Tokio {
+    const NAME: &'static str = "tokio";
+
+    fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F) {
+        drop(self.rt.spawn(future));
+    }
+}
+
+/// An `async-executor` run by [`THREADS`] threads (what smol's global
+/// executor does, with a fixed thread count).
+pub struct Smol {
+    executor: Arc<Executor<'static>>,
+    stop: Arc<StopFlag>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+/// The flag and event that end the executor threads.
+#[derive(Default)]
+struct StopFlag {
+    stopped: AtomicBool,
+    event: Event,
+}
+
+impl StopFlag {
+    async fn wait(&self) {
+        loop {
+            // Acquire/Release: plain flag, nothing else is published with it.
+            if self.stopped.load(Ordering::Acquire) {
+                return;
+            }
+            let listener = self.event.listen();
+            if self.stopped.load(Ordering::Acquire) {
+                return;
+            }
+            listener.await;
+        }
+    }
+}
+
+impl Smol {
+    /// Starts the executor threads.
+    #[must_use]
+    pub fn new() -> Self {
+        let executor = Arc::new(Executor::new());
+        let stop = Arc::new(StopFlag::default());
+        let threads = (0..THREADS)
+            .map(|i| {
+                let executor = Arc::clone(&executor);
+                let stop = Arc::clone(&stop);
+                thread::Builder::new()
+                    .name(format!("smol-{i}"))
+                    .spawn(move || futures_lite::future::block_on(executor.run(stop.wait())))
+                    .expect("executor thread")
+            })
+            .collect();
+        Self {
+            executor,
+            stop,
+            threads,
+        }
+    }
+
+    /// The executor, for what the [`BenchRuntime`] trait does not cover.
+    #[must_use]
+    pub fn executor(&self) -> &Arc<Executor<'static>> {
+        &self.executor
+    }
+}
+
+impl Default for Smol {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BenchRuntime for Smol {
+    const NAME: &'static str = "smol";
+
+    fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F) {
+        self.executor.spawn(future).detach();
+    }
+}
+
+impl Drop for Smol {
+    fn drop(&mut self) {
+        self.stop.stopped.store(true, Ordering::Release);
+        self.stop.event.notify(usize::MAX);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl fmt::Debug for Smol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Smol")
+            .field("threads", &self.threads.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A one-shot broadcast "stop" signal: steward's scope or one of its peers.
+pub trait Signal: Send + Sync + 'static {
+    /// The name shown in benchmark ids.
+    const NAME: &'static str;
+    /// A fresh, untriggered signal.
+    fn new() -> Self;
+    /// A `'static` future that is ready once the signal is triggered.
+    fn waiter(&self) -> impl Future<Output = ()> + Send + 'static;
+    /// Triggers the signal, waking every waiter.
+    fn trigger(&self);
+}
+
+/// steward's [`Shutdown`], waited on with [`Shutdown::triggered_owned`].
+#[derive(Debug)]
+pub struct Steward(pub Shutdown);
+
+impl Signal for Steward {
+    const NAME: &'static str = "steward";
+    fn new() -> Self {
+        Self(Shutdown::new())
+    }
+    fn waiter(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.0.clone().triggered_owned()
+    }
+    fn trigger(&self) {
+        self.0.trigger(Reason::Requested);
+    }
+}
+
+/// The raw baseline: an `AtomicBool` beside an event-listener `Event`.
+#[derive(Debug, Clone, Default)]
+pub struct Raw(Arc<RawInner>);
+
+/// The state of [`Raw`].
+#[derive(Debug, Default)]
+pub struct RawInner {
+    flag: AtomicBool,
+    event: Event,
+}
+
+impl RawInner {
+    fn is_set(&self) -> bool {
+        // Acquire: pairs with the SeqCst swap in `Raw::trigger`.
+        self.flag.load(Ordering::Acquire)
+    }
+}
+
+impl Signal for Raw {
+    const NAME: &'static str = "raw-event-listener";
+    fn new() -> Self {
+        Self::default()
+    }
+    fn waiter(&self) -> impl Future<Output = ()> + Send + 'static {
+        let inner = Arc::clone(&self.0);
+        async move {
+            // Check, listen, check again, wait: no lost wake-up.
+            while !inner.is_set() {
+                let listener = inner.event.listen();
+                if inner.is_set() {
+                    return;
+                }
+                listener.await;
+            }
+        }
+    }
+    fn trigger(&self) {
+        // SeqCst: the flag is set before the notification.
+        if !self.0.flag.swap(true, Ordering::SeqCst) {
+            self.0.event.notify(usize::MAX);
+        }
+    }
+}
+
+/// tokio-util's `CancellationToken`, waited on with `cancelled_owned`.
+#[derive(Debug)]
+pub struct Token(pub CancellationToken);
+
+impl Signal for Token {
+    const NAME: &'static str = "tokio-util";
+    fn new() -> Self {
+        Self(CancellationToken::new())
+    }
+    fn waiter(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.0.clone().cancelled_owned()
+    }
+    fn trigger(&self) {
+        self.0.cancel();
+    }
+}
+
+/// async-shutdown's `ShutdownManager`, waited on with `wait_shutdown_triggered`.
+pub struct AsyncShutdown(pub async_shutdown::ShutdownManager<()>);
+
+impl fmt::Debug for AsyncShutdown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncShutdown")
+            .field("triggered", &self.0.is_shutdown_triggered())
+            .finish()
+    }
+}
+
+impl Signal for AsyncShutdown {
+    const NAME: &'static str = "async-shutdown";
+    fn new() -> Self {
+        Self(async_shutdown::ShutdownManager::new())
+    }
+    fn waiter(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.0.wait_shutdown_triggered()
+    }
+    fn trigger(&self) {
+        let _ = self.0.trigger_shutdown(());
+    }
+}
+
+/// stopper's `Stopper`, awaited directly (its `Stopped` future).
+#[derive(Debug)]
+pub struct Stopper(pub stopper::Stopper);
+
+impl Signal for Stopper {
+    const NAME: &'static str = "stopper";
+    fn new() -> Self {
+        Self(stopper::Stopper::new())
+    }
+    fn waiter(&self) -> impl Future<Output = ()> + Send + 'static {
+        std::future::IntoFuture::into_future(self.0.clone())
+    }
+    fn trigger(&self) {
+        self.0.stop();
+    }
+}
+
+/// A count-down latch: the bench thread blocks until `n` arrivals.
+///
+/// The last arrival records the instant it arrived, so that the time
+/// measured ends when the last task ran, not when the bench thread woke.
+#[derive(Debug)]
+pub struct Latch {
+    n: usize,
+    count: AtomicUsize,
+    done: Mutex<Option<Instant>>,
+    cv: Condvar,
+}
+
+impl Latch {
+    /// A latch that opens after `n` arrivals.
+    #[must_use]
+    pub fn new(n: usize) -> Self {
+        Self {
+            n,
+            count: AtomicUsize::new(0),
+            done: Mutex::new(None),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// Counts one arrival; the `n`-th opens the latch.
+    ///
+    /// # Panics
+    ///
+    /// If the latch's lock is poisoned.
+    pub fn arrive(&self) {
+        // AcqRel: the last arrival sees every earlier one's writes.
+        if self.count.fetch_add(1, Ordering::AcqRel) + 1 == self.n {
+            let now = Instant::now();
+            *self.done.lock().unwrap() = Some(now);
+            self.cv.notify_all();
+        }
+    }
+
+    /// Blocks until the latch is open; returns the instant of the last arrival.
+    ///
+    /// # Panics
+    ///
+    /// If the latch's lock is poisoned.
+    pub fn wait(&self) -> Instant {
+        let mut done = self.done.lock().unwrap();
+        loop {
+            if let Some(at) = *done {
+                return at;
+            }
+            done = self.cv.wait(done).unwrap();
+        }
+    }
+}
