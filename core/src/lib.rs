@@ -45,10 +45,16 @@
 //! sleep, now) that is all steward asks of a runtime.
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
 
 pub mod runtime;
 mod shutdown;
+pub mod signal;
 mod sync;
 #[cfg(feature = "test-util")]
 pub mod testing;
@@ -58,3 +64,4 @@ pub use shutdown::{
     Drained, Reason, RunUntilTriggered, Shutdown, ShutdownGuard, Triggered, TriggeredOwned,
     UntilTriggered,
 };
+pub use signal::{SignalAction, SignalHandler};

@@ -121,7 +121,9 @@ impl RuntimeHandle {
     /// Wraps a runtime.
     #[must_use]
     pub fn new<R: Runtime>(runtime: R) -> Self {
-        Self { rt: Arc::new(runtime) }
+        Self {
+            rt: Arc::new(runtime),
+        }
     }
 
     /// Wraps a runtime that is already shared.

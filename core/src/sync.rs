@@ -28,7 +28,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     }
 }
 
-#[cfg(not(loom))]
-pub(crate) use std::sync::MutexGuard;
 #[cfg(loom)]
 pub(crate) use loom::sync::MutexGuard;
+#[cfg(not(loom))]
+pub(crate) use std::sync::MutexGuard;

@@ -1,0 +1,92 @@
+//! Termination signals on smol: SIGTERM and SIGINT (Ctrl-C on Windows).
+//!
+//! The rule (first signal drains, second forces the exit with `128 + n`) is
+//! steward's [`SignalHandler`]; this module only receives the signals and
+//! hands each to it.
+//!
+//! The source is [`async_signal`], smol's own signal crate, rather than
+//! signal-hook directly: it is built on signal-hook's registry on unix, it is
+//! a `Stream` that async-io wakes, and it also covers Windows' Ctrl-C, all
+//! without `unsafe` on our side.
+
+use std::io;
+
+use async_signal::{Signal, Signals};
+use smol::stream::StreamExt;
+use steward::signal::SignalHandler;
+use steward::Shutdown;
+
+/// The signals this platform can deliver: SIGTERM and SIGINT on unix; on
+/// Windows only Ctrl-C exists (and reads as SIGINT), and async-signal refuses
+/// the others.
+#[cfg(unix)]
+const LISTENED: &[Signal] = &[Signal::Term, Signal::Int];
+#[cfg(windows)]
+const LISTENED: &[Signal] = &[Signal::Int];
+
+/// Listens for SIGTERM and SIGINT (Windows: Ctrl-C) for the rest of the
+/// process, applying steward's rule to `shutdown`.
+///
+/// The first signal triggers `shutdown` with
+/// [`Reason::Signal`](steward::Reason::Signal); a second one while it drains
+/// logs a warning through `tracing` and exits the process at once with
+/// `128 + n` (143 for SIGTERM, 130 for SIGINT). Returns the
+/// [`SignalHandler`], which tells the program when that second signal came.
+///
+/// From the moment this returns, these signals no longer kill the process by
+/// themselves. Call it before announcing readiness. It needs no running
+/// executor: it may be called before `smol::block_on`.
+///
+/// The signals are awaited on a dedicated thread (named `steward-signals`,
+/// driving async-io with its own `block_on`), not on an executor: a second
+/// signal is the way out of a drain that is stuck, and a drain is often
+/// stuck because a task blocks the executor's threads. The thread costs one
+/// parked thread and lives until the process exits.
+///
+/// # Errors
+///
+/// When the signal handlers cannot be registered, or the thread cannot be
+/// started.
+///
+/// # Examples
+///
+/// ```no_run
+/// use steward::Shutdown;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let shutdown = Shutdown::new();
+/// steward_smol::signal::install(&shutdown)?;
+/// smol::block_on(async {
+///     println!("ready");
+///     shutdown.triggered().await;
+///     println!("stopping: {}", shutdown.reason().unwrap());
+///     shutdown.drained().await;
+/// });
+/// # Ok(())
+/// # }
+/// ```
+pub fn install(shutdown: &Shutdown) -> io::Result<SignalHandler> {
+    let handler = SignalHandler::new(shutdown);
+    // Registered here, so that the signals are caught once this returns.
+    let mut signals = Signals::new(LISTENED)?;
+    let listener = handler.clone();
+    std::thread::Builder::new()
+        .name("steward-signals".into())
+        .spawn(move || {
+            async_io::block_on(async move {
+                while let Some(signal) = signals.next().await {
+                    match signal {
+                        // The enum's discriminant is the signal's number.
+                        Ok(signal) => listener.deliver(signal as i32),
+                        // Reading from async-signal's own socket pair does not
+                        // fail in practice; should it, stop rather than spin.
+                        Err(err) => {
+                            tracing::error!("cannot read signals any more: {err}");
+                            break;
+                        }
+                    }
+                }
+            });
+        })?;
+    Ok(handler)
+}

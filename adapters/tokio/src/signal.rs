@@ -1,0 +1,85 @@
+//! Termination signals on tokio: SIGTERM and SIGINT (Ctrl-C on Windows),
+//! received with `tokio::signal`.
+//!
+//! The rule (first signal drains, second forces the exit with `128 + n`) is
+//! steward's [`SignalHandler`]; this module only receives the signals and
+//! hands each to it.
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix as sys;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as sys;
+
+use std::io;
+
+use steward::signal::SignalHandler;
+use steward::Shutdown;
+
+/// Listens for SIGTERM and SIGINT (Windows: Ctrl-C) for the rest of the
+/// process, applying steward's rule to `shutdown`.
+///
+/// The first signal triggers `shutdown` with
+/// [`Reason::Signal`](steward::Reason::Signal); a second one while it drains
+/// logs a warning through `tracing` and exits the process at once with
+/// `128 + n` (143 for SIGTERM, 130 for SIGINT). Returns the
+/// [`SignalHandler`], which tells the program when that second signal came.
+///
+/// From the moment this returns, these signals no longer kill the process by
+/// themselves. Call it before announcing readiness. It may be called inside
+/// or outside a tokio runtime.
+///
+/// The signals are awaited on a dedicated thread running a small
+/// current-thread tokio runtime of its own, not on the application's
+/// runtime: a second signal is the way out of a drain that is stuck, and a
+/// drain is often stuck because tasks block the runtime's threads (on a
+/// current-thread runtime, one such task is enough). tokio's signal
+/// registry is process-wide, so this costs one parked thread and no lost
+/// signal for the application's own listeners.
+///
+/// # Errors
+///
+/// When the runtime, the signal handlers or the thread cannot be made.
+///
+/// # Examples
+///
+/// ```no_run
+/// use steward::Shutdown;
+///
+/// #[tokio::main]
+/// async fn main() -> std::io::Result<()> {
+///     let shutdown = Shutdown::new();
+///     steward_tokio::signal::install(&shutdown)?;
+///     println!("ready");
+///     shutdown.triggered().await;
+///     println!("stopping: {}", shutdown.reason().unwrap());
+///     shutdown.drained().await;
+///     Ok(())
+/// }
+/// ```
+pub fn install(shutdown: &Shutdown) -> io::Result<SignalHandler> {
+    let handler = SignalHandler::new(shutdown);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    // Registered here, inside the new runtime, so that the signals are
+    // caught once this returns.
+    let mut signals = {
+        let _enter = runtime.enter();
+        sys::Signals::new()?
+    };
+    let listener = handler.clone();
+    std::thread::Builder::new()
+        .name("steward-signals".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                while let Some(signo) = signals.recv().await {
+                    listener.deliver(signo);
+                }
+            });
+        })?;
+    Ok(handler)
+}
