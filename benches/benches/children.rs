@@ -9,7 +9,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use criterion::{criterion_group, Criterion, SamplingMode, Throughput};
 use steward::{Reason, Shutdown};
 use tokio_util::sync::CancellationToken;
 
@@ -95,4 +95,9 @@ fn children(c: &mut Criterion) {
 }
 
 criterion_group!(benches, children);
-criterion_main!(benches);
+
+fn main() {
+    steward_benches::stable_heap();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

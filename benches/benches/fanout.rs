@@ -14,9 +14,7 @@ use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use criterion::{
-    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
-};
+use criterion::{criterion_group, BenchmarkId, Criterion, SamplingMode, Throughput};
 use steward_benches::{
     AsyncShutdown, BenchRuntime, Latch, Raw, Signal, Smol, Steward, Stopper, Token, Tokio,
 };
@@ -69,10 +67,10 @@ fn bench_runtime<R: BenchRuntime>(c: &mut Criterion, rt: &R) {
         group.sample_size(10);
         if n >= 100_000 {
             group.warm_up_time(Duration::from_millis(500));
-            group.measurement_time(Duration::from_secs(2));
+            group.measurement_time(Duration::from_secs(3));
         } else {
-            group.warm_up_time(Duration::from_millis(200));
-            group.measurement_time(Duration::from_millis(300));
+            group.warm_up_time(Duration::from_millis(300));
+            group.measurement_time(Duration::from_millis(600));
         }
         one::<Steward, R>(&mut group, rt, n);
         one::<Raw, R>(&mut group, rt, n);
@@ -105,4 +103,9 @@ fn fanout(c: &mut Criterion) {
 }
 
 criterion_group!(benches, fanout);
-criterion_main!(benches);
+
+fn main() {
+    steward_benches::stable_heap();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 use steward::Shutdown;
 use tokio_util::sync::CancellationToken;
 
@@ -47,4 +47,9 @@ fn is_triggered(c: &mut Criterion) {
 }
 
 criterion_group!(benches, is_triggered);
-criterion_main!(benches);
+
+fn main() {
+    steward_benches::stable_heap();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

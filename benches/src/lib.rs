@@ -5,8 +5,10 @@
 //! peers in the same run; `BENCHMARKS.md` at the repository root has the
 //! command, the results and what limits each figure.
 
+use std::ffi::OsString;
 use std::fmt;
 use std::future::Future;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -19,6 +21,42 @@ use tokio_util::sync::CancellationToken;
 
 /// Worker threads of each runtime: the machine has two cores.
 pub const THREADS: usize = 2;
+
+/// glibc malloc settings under which the benchmarks run: never give the top
+/// of the heap back to the kernel, and serve every block below 32 MiB from
+/// the heap.
+///
+/// With glibc's defaults, freeing 100,000 small blocks at the end of one
+/// iteration trims the heap, and the next iteration faults every page back
+/// in: one page fault per 4 KiB, costing more than the code under test and
+/// varying fourfold from run to run with the heap's layout. Fixed settings
+/// make each figure measure the scope, not the kernel. Every contender runs
+/// under the same settings.
+pub const GLIBC_TUNABLES: &str =
+    "glibc.malloc.trim_threshold=4294967296:glibc.malloc.mmap_threshold=33554432";
+
+/// Re-runs this benchmark binary under [`GLIBC_TUNABLES`] unless it already
+/// runs under some `GLIBC_TUNABLES` (the user's own settings are kept).
+///
+/// Call first thing in `main`. Returns in the process that should measure;
+/// the parent waits for it and exits with its status.
+///
+/// # Panics
+///
+/// If the benchmark binary cannot be re-run.
+pub fn stable_heap() {
+    if std::env::var_os("GLIBC_TUNABLES").is_some() || !cfg!(target_env = "gnu") {
+        return;
+    }
+    let exe = std::env::current_exe().expect("the benchmark's own path");
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let status = Command::new(exe)
+        .args(args)
+        .env("GLIBC_TUNABLES", GLIBC_TUNABLES)
+        .status()
+        .expect("re-running the benchmark");
+    std::process::exit(status.code().unwrap_or(1));
+}
 
 /// A runtime the benchmarks spawn detached tasks on.
 pub trait BenchRuntime {
