@@ -4,15 +4,17 @@
     python3 benches/report.py collect results/run1.tsv   # after each `cargo bench`
     python3 benches/report.py table results/run*.tsv     # medians of the runs, ratios
 
-`collect` reads every `<target>/criterion/**/new/{benchmark,estimates}.json`
-(target is $CARGO_TARGET_DIR or ./target) and writes one line per benchmark:
-its full id, criterion's median time per iteration in ns, and the elements
-per iteration (the N of a fan-out or of a child-scope phase).
+`collect` reads criterion's results (`<target>/criterion/**/new/*.json`)
+and the paired comparisons' (`<target>/steward-benches/*.tsv`), where target
+is $CARGO_TARGET_DIR or ./target, and writes one line per contender: its full
+id, median time per iteration in ns, elements per iteration (the N of a
+fan-out or of a child-scope phase) and, for paired comparisons, the median
+over the rounds of steward's time over this contender's in the same round.
 
-`table` takes the median, over the runs, of each benchmark's median, and for
-each group prints the time (per element where there is one) and the ratio of
-steward to each contender, computed within each run and then taken as the
-median over the runs (so every ratio compares figures from the same run).
+`table` takes the median, over the runs, of each contender's median time,
+and of steward's ratio to it: the paired ratio where there is one, else the
+ratio of the two criterion medians of that run. Every ratio compares figures
+from the same run.
 """
 
 import json
@@ -24,8 +26,13 @@ from pathlib import Path
 
 
 def collect(out):
-    root = Path(os.environ.get("CARGO_TARGET_DIR", "target")) / "criterion"
+    target = Path(os.environ.get("CARGO_TARGET_DIR", "target"))
+    root = target / "criterion"
     rows = []
+    for tsv in sorted((target / "steward-benches").glob("*.tsv")):
+        for line in tsv.read_text().splitlines():
+            full_id, median, elements, ratio, _q1, _q3 = line.split("\t")
+            rows.append((full_id, float(median), int(elements), ratio))
     for bench in sorted(root.glob("**/new/benchmark.json")):
         meta = json.loads(bench.read_text())
         est = json.loads((bench.parent / "estimates.json").read_text())
@@ -33,19 +40,20 @@ def collect(out):
         throughput = meta.get("throughput") or {}
         if "Elements" in throughput:
             elements = throughput["Elements"]
-        rows.append((meta["full_id"], est["median"]["point_estimate"], elements))
+        if all(row[0] != meta["full_id"] for row in rows):  # paired results win
+            rows.append((meta["full_id"], est["median"]["point_estimate"], elements, ""))
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w") as f:
-        for full_id, median, elements in rows:
-            f.write(f"{full_id}\t{median}\t{elements}\n")
+        for full_id, median, elements, ratio in rows:
+            f.write(f"{full_id}\t{median}\t{elements}\t{ratio}\n")
     print(f"{len(rows)} benchmarks -> {out}")
 
 
 def load(path):
     runs = {}
     for line in Path(path).read_text().splitlines():
-        full_id, median, elements = line.split("\t")
-        runs[full_id] = (float(median), int(elements))
+        full_id, median, elements, ratio = line.split("\t")
+        runs[full_id] = (float(median), int(elements), float(ratio) if ratio else None)
     return runs
 
 
@@ -79,7 +87,10 @@ def table(paths):
             per_element = fmt_ns(median / elements) if elements > 1 else ""
             ratio = ""
             if name != "steward" and all(ref in r and full_id in r for r in runs):
-                ratios = [r[ref][0] / r[full_id][0] for r in runs]
+                ratios = [
+                    r[full_id][2] if r[full_id][2] is not None else r[ref][0] / r[full_id][0]
+                    for r in runs
+                ]
                 ratio = f"{statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f})"
             print(f"| {name} | {fmt_ns(median)} | {per_element} | {ratio} |")
         print()

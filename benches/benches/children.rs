@@ -4,13 +4,14 @@
 //!
 //! Every iteration runs all three phases on a fresh root (the handles are
 //! kept in a vector allocated before the clock starts) and reports the time
-//! of the phase the benchmark is named after.
+//! of the phase the comparison is named after. The two contenders run in
+//! paired rounds (see `steward_benches::paired`).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, Criterion, SamplingMode, Throughput};
 use steward::{Reason, Shutdown};
+use steward_benches::{paired, report, Contender};
 use tokio_util::sync::CancellationToken;
 
 const N: usize = 100_000;
@@ -76,28 +77,21 @@ fn tokio_util_cycle() -> [Duration; 3] {
     )
 }
 
-fn children(c: &mut Criterion) {
-    for phase in Phase::ALL {
-        let mut group = c.benchmark_group(format!("children/{}", phase.name()));
-        group.throughput(Throughput::Elements(N as u64));
-        group.sampling_mode(SamplingMode::Flat);
-        group.sample_size(10);
-        group.warm_up_time(Duration::from_millis(300));
-        group.measurement_time(Duration::from_millis(600));
-        group.bench_function("steward", |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| phase.pick(steward_cycle())).sum());
-        });
-        group.bench_function("tokio-util", |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| phase.pick(tokio_util_cycle())).sum());
-        });
-        group.finish();
-    }
-}
-
-criterion_group!(benches, children);
-
 fn main() {
     steward_benches::stable_heap();
-    benches();
-    Criterion::default().configure_from_args().final_summary();
+    let filter = steward_benches::filter();
+    for phase in Phase::ALL {
+        let group = format!("children/{}", phase.name());
+        if filter.as_deref().is_some_and(|f| !group.contains(f)) {
+            continue;
+        }
+        let mut contenders: [Contender<'_>; 2] = [
+            ("steward", Box::new(move || phase.pick(steward_cycle()))),
+            (
+                "tokio-util",
+                Box::new(move || phase.pick(tokio_util_cycle())),
+            ),
+        ];
+        report(&paired(&group, N as u64, 60, &mut contenders));
+    }
 }

@@ -7,6 +7,10 @@
 //! task (as a signal handler would) reads the clock and triggers; each
 //! woken task counts itself run, and the last reads the clock. Only the
 //! span between the two clock reads is measured. Per waiter = time / N.
+//!
+//! The contenders run in paired rounds (see `steward_benches::paired`): the
+//! machine is shared, and a ratio is only worth as much as the two figures
+//! are taken at the same time.
 
 use std::future::Future;
 use std::hint::black_box;
@@ -14,9 +18,9 @@ use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, BenchmarkId, Criterion, SamplingMode, Throughput};
 use steward_benches::{
-    AsyncShutdown, BenchRuntime, Latch, Raw, Signal, Smol, Steward, Stopper, Token, Tokio,
+    paired, report, AsyncShutdown, BenchRuntime, Contender, Latch, Raw, Signal, Smol, Steward,
+    Stopper, Token, Tokio,
 };
 
 /// Runs one fan-out of `n` waiters on `rt` and returns trigger → last run.
@@ -59,53 +63,32 @@ fn fan_out<S: Signal, R: BenchRuntime>(rt: &R, n: usize) -> Duration {
     end - start
 }
 
-fn bench_runtime<R: BenchRuntime>(c: &mut Criterion, rt: &R) {
-    for &n in &[1_000usize, 100_000] {
-        let mut group = c.benchmark_group(format!("fanout/{}/{n}", R::NAME));
-        group.throughput(Throughput::Elements(n as u64));
-        group.sampling_mode(SamplingMode::Flat);
-        group.sample_size(10);
-        if n >= 100_000 {
-            group.warm_up_time(Duration::from_millis(500));
-            group.measurement_time(Duration::from_secs(3));
-        } else {
-            group.warm_up_time(Duration::from_millis(300));
-            group.measurement_time(Duration::from_millis(600));
+fn contender<'a, S: Signal, R: BenchRuntime>(rt: &'a R, n: usize) -> Contender<'a> {
+    (S::NAME, Box::new(move || fan_out::<S, R>(rt, n)))
+}
+
+fn bench_runtime<R: BenchRuntime>(rt: &R, filter: Option<&str>) {
+    // (waiters, rounds): about 45 s a runtime on two cores.
+    for (n, rounds) in [(1_000usize, 400usize), (100_000, 40)] {
+        let group = format!("fanout/{}/{n}", R::NAME);
+        if filter.is_some_and(|f| !group.contains(f)) {
+            continue;
         }
-        one::<Steward, R>(&mut group, rt, n);
-        one::<Raw, R>(&mut group, rt, n);
-        one::<Token, R>(&mut group, rt, n);
-        one::<AsyncShutdown, R>(&mut group, rt, n);
-        one::<Stopper, R>(&mut group, rt, n);
-        group.finish();
+        let mut contenders = [
+            contender::<Steward, R>(rt, n),
+            contender::<Raw, R>(rt, n),
+            contender::<Token, R>(rt, n),
+            contender::<AsyncShutdown, R>(rt, n),
+            contender::<Stopper, R>(rt, n),
+        ];
+        report(&paired(&group, n as u64, rounds, &mut contenders));
     }
 }
-
-fn one<S: Signal, R: BenchRuntime>(
-    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    rt: &R,
-    n: usize,
-) {
-    group.bench_function(BenchmarkId::from_parameter(S::NAME), |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| fan_out::<S, R>(rt, n)).sum());
-    });
-}
-
-fn fanout(c: &mut Criterion) {
-    {
-        let rt = Tokio::new();
-        bench_runtime(c, &rt);
-    }
-    {
-        let rt = Smol::new();
-        bench_runtime(c, &rt);
-    }
-}
-
-criterion_group!(benches, fanout);
 
 fn main() {
     steward_benches::stable_heap();
-    benches();
-    Criterion::default().configure_from_args().final_summary();
+    let filter = steward_benches::filter();
+    let filter = filter.as_deref();
+    bench_runtime(&Tokio::new(), filter);
+    bench_runtime(&Smol::new(), filter);
 }

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_executor::Executor;
 use event_listener::Event;
@@ -383,5 +383,144 @@ impl Latch {
             }
             done = self.cv.wait(done).unwrap();
         }
+    }
+}
+
+/// One contender of a [`paired`] comparison: a name and one timed iteration.
+pub type Contender<'a> = (&'static str, Box<dyn FnMut() -> Duration + 'a>);
+
+/// The figures of one contender in a [`paired`] comparison.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    /// The comparison's name, such as `fanout/tokio/100000`.
+    pub group: String,
+    /// The contender's name.
+    pub name: &'static str,
+    /// Median time of one iteration.
+    pub median: Duration,
+    /// Elements per iteration (waiters, children): the time per element is
+    /// `median / elements`.
+    pub elements: u64,
+    /// Median, first and third quartile over the rounds of steward's time
+    /// divided by this contender's time in the same round.
+    pub ratio: [f64; 3],
+}
+
+/// Measures contenders side by side in rounds: each round runs every
+/// contender once, starting with a different one each round, and the ratio
+/// of steward (the first contender) to each other contender is taken within
+/// the round, then its median over the rounds.
+///
+/// On a shared, noisy machine, a ratio of two figures measured minutes apart
+/// carries the drift of everything else the machine did in between; a
+/// ratio within one round does not. Each contender's median time is printed
+/// as well.
+///
+/// `filter`: only comparisons whose name contains it run (the first
+/// free argument given to the benchmark binary, as criterion's filter).
+///
+/// # Panics
+///
+/// If `contenders` is empty or `rounds` is zero.
+pub fn paired(
+    group: &str,
+    elements: u64,
+    rounds: usize,
+    contenders: &mut [Contender<'_>],
+) -> Vec<Figure> {
+    assert!(!contenders.is_empty() && rounds > 0);
+    let k = contenders.len();
+    // One warm-up round, not recorded.
+    for (_, run) in contenders.iter_mut() {
+        run();
+    }
+    let mut times = vec![Vec::with_capacity(rounds); k];
+    for round in 0..rounds {
+        for i in 0..k {
+            let c = (round + i) % k;
+            times[c].push((contenders[c].1)());
+        }
+    }
+    let median = |v: &[Duration]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v[v.len() / 2]
+    };
+    let quartiles = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        [at(0.5), at(0.25), at(0.75)]
+    };
+    (0..k)
+        .map(|c| {
+            let ratios = (0..rounds)
+                .map(|r| times[0][r].as_secs_f64() / times[c][r].as_secs_f64())
+                .collect();
+            Figure {
+                group: group.to_owned(),
+                name: contenders[c].0,
+                median: median(&times[c]),
+                elements,
+                ratio: quartiles(ratios),
+            }
+        })
+        .collect()
+}
+
+/// The benchmark filter: the first argument that is not a flag.
+#[must_use]
+pub fn filter() -> Option<String> {
+    std::env::args().skip(1).find(|a| !a.starts_with('-'))
+}
+
+/// Prints figures as a Markdown table and writes them, tab-separated, to
+/// `<target>/steward-benches/<group>.tsv` for `benches/report.py`.
+///
+/// # Panics
+///
+/// If the results file cannot be written.
+pub fn report(figures: &[Figure]) {
+    use std::io::Write as _;
+    let Some(first) = figures.first() else {
+        return;
+    };
+    println!(
+        "\n{} (median of rounds; steward / contender within each round)\n",
+        first.group
+    );
+    println!("| contender | per iteration | per element | steward / this: median (q1–q3) |");
+    println!("|---|---:|---:|---:|");
+    for f in figures {
+        let per = f.median.as_secs_f64() * 1e9 / f.elements as f64;
+        let ratio = if f.name == first.name {
+            String::new()
+        } else {
+            format!("{:.2} ({:.2}–{:.2})", f.ratio[0], f.ratio[1], f.ratio[2])
+        };
+        println!("| {} | {:?} | {per:.1} ns | {ratio} |", f.name, f.median);
+    }
+    // The target folder: the benchmark runs as `<target>/<profile>/deps/<name>`.
+    let exe = std::env::current_exe().expect("the benchmark's own path");
+    let dir = exe
+        .ancestors()
+        .nth(3)
+        .expect("a benchmark inside cargo's target folder")
+        .join("steward-benches");
+    std::fs::create_dir_all(&dir).expect("results folder");
+    let file = dir.join(format!("{}.tsv", first.group.replace('/', "_")));
+    let mut out = std::fs::File::create(file).expect("results file");
+    for f in figures {
+        writeln!(
+            out,
+            "{}/{}\t{}\t{}\t{}\t{}\t{}",
+            f.group,
+            f.name,
+            f.median.as_secs_f64() * 1e9,
+            f.elements,
+            f.ratio[0],
+            f.ratio[1],
+            f.ratio[2]
+        )
+        .expect("results file");
     }
 }
