@@ -32,9 +32,72 @@
 //! # });
 //! ```
 //!
+//! # Background tasks, coming from Python's asyncio
+//!
+//! [`Tasks`] is the registry of a service's background work. Each pattern
+//! an asyncio service writes by hand has one name here:
+//!
+//! | asyncio | steward |
+//! |---|---|
+//! | `GracefulShutdown`: a signal handler sets an `Event`, then `task.cancel()` on `all_tasks()` | [`Shutdown`] + [`Tasks::shutdown`] |
+//! | `BackgroundTaskManager`: a `set` of tasks, `add_done_callback(set.discard)` | [`Tasks::spawn`], [`Tasks::start`], [`Tasks::supervise`] |
+//! | `periodic_task`: `while True: await job(); await asyncio.sleep(n)` | [`Tasks::every`], [`Periodic`] |
+//! | `asyncio.shield(cleanup())` | [`Tasks::shield`] |
+//!
+//! How each is better:
+//!
+//! - **Graceful shutdown.** `cancel()` throws `CancelledError` into whatever
+//!   `await` a task is at, mid-write included; a task that swallows it hangs
+//!   the exit, and nothing reports what happened. Here a task first gets its
+//!   own stop signal and finishes the item in hand; at the grace deadline it
+//!   is dropped (its destructors run); [`Tasks::shutdown`] returns a
+//!   [`Report`] of how every task ended and how long it took.
+//! - **Task manager.** asyncio keeps only weak references to tasks (one
+//!   nobody holds can vanish mid-run) and reports a fire-and-forget failure
+//!   as "exception was never retrieved", whenever the collector runs. Here
+//!   every task is counted until it ends and freed as soon as it does; a
+//!   panic or error is logged at once with the task's name; a running name
+//!   cannot be started twice; a failing task is restarted with backoff and,
+//!   past its budget, escalates to the service's shutdown.
+//! - **Periodic jobs.** The `while True` loop drifts by the job's own run
+//!   time, dies silently on the first exception, and is cut mid-run by
+//!   cancellation. A [`Periodic`] keeps its schedule (missed ticks delayed,
+//!   skipped or burst), jitters and times out runs on request, reports a
+//!   failed run and goes on, and on shutdown wakes its sleep at once but
+//!   lets a run in progress finish.
+//! - **Shield.** A shielded asyncio task is still cancelled by `asyncio.run`
+//!   on exit and must be kept referenced by hand. A [`Shielded`] future's
+//!   work is tracked: the shutdown waits for it within the grace and
+//!   reports it if it overruns, and a panic reaches the waiter as an error.
+//!
+//! ```
+//! # #[cfg(feature = "test-util")] {
+//! use std::time::Duration;
+//! use steward::{testing::TestRuntime, Periodic, Restart, Shutdown, Tasks};
+//!
+//! let rt = TestRuntime::new(); // virtual time; a service passes its adapter's handle
+//! let service = Shutdown::new();
+//! let tasks = Tasks::new(rt.handle(), service.clone());
+//!
+//! tasks.spawn(async { /* fire and forget, but counted */ })?;
+//! tasks.supervise("consumer", Restart::on_failure(), |stop| async move {
+//!     stop.triggered().await; // consume until asked to stop
+//!     Ok::<(), std::io::Error>(())
+//! })?;
+//! tasks.periodic("metrics", Periodic::new(Duration::from_secs(15)), || async {})?;
+//! let cleanup = tasks.shield(async { /* release the lease */ });
+//! drop(cleanup); // the cleanup runs anyway
+//!
+//! service.trigger(steward::Reason::Signal(15));
+//! let report = rt.block_on(tasks.shutdown(Duration::from_secs(25)));
+//! assert!(report.is_clean(), "{report}");
+//! # }
+//! # Ok::<(), steward::StartError>(())
+//! ```
+//!
 //! # Features
 //!
-//! - `test-util`: [`testing`], a deterministic runtime with virtual time.
+//! - `test-util`: `steward::testing`, a deterministic runtime with virtual time.
 //!
 //! # Runtime adapters
 //!
@@ -52,16 +115,35 @@
     unreachable_pub
 )]
 
+pub mod health;
+pub mod http;
+mod lifespan;
+mod periodic;
+pub mod probes;
 pub mod runtime;
+mod shield;
 mod shutdown;
 pub mod signal;
 mod sync;
+mod tasks;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
+pub use health::{Health, HealthCheck};
+pub use lifespan::{
+    Lifespan, LifespanError, LifespanReport, LifespanRun, Start, StepOutcome, StepPhase,
+    StepReport, StopOutput, Teardown,
+};
+pub use periodic::{FirstRun, MissedTick, Periodic};
+pub use probes::Probes;
 pub use runtime::RuntimeHandle;
+pub use shield::{ShieldError, Shielded};
 pub use shutdown::{
     Drained, Reason, RunUntilTriggered, Shutdown, ShutdownGuard, Triggered, TriggeredOwned,
     UntilTriggered,
 };
 pub use signal::{SignalAction, SignalHandler};
+pub use tasks::{
+    Exit, Report, Restart, StartError, Stop, StopAll, TaskBuilder, TaskError, TaskOutput,
+    TaskReport, Tasks, Wait,
+};

@@ -1,8 +1,11 @@
 //! The synchronisation primitives of the core, switched to loom's under `cfg(loom)`.
 //!
 //! Only atomics and locks are switched: loom explores their interleavings.
-//! `Arc` stays std's (loom has no `Weak`), which is sound because nothing in
-//! steward orders memory through an `Arc`'s count.
+//! `Arc` stays std's, because loom's has no `Weak`. The one ordering steward
+//! takes from an `Arc`'s count is std's own: the last drop of a scope sees
+//! every other handle's use of it. loom cannot see that edge, so a model keeps
+//! one handle to each scope on its main thread until every thread is joined
+//! (see `core/tests/loom_shutdown.rs`).
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};

@@ -14,6 +14,9 @@
 //!
 //! Tests use [`conformance!`] to get one `#[test]` per runtime, so a failure
 //! names the runtime it failed on.
+//!
+//! [`process`] drives real programs for the process-level tests: builds an
+//! example, starts it, waits for its lines, signals it, talks HTTP to it.
 
 #![forbid(unsafe_code)]
 #![warn(
@@ -22,6 +25,8 @@
     rust_2018_idioms,
     unreachable_pub
 )]
+
+pub mod process;
 
 use std::future::Future;
 use std::sync::mpsc;

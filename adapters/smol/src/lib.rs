@@ -29,7 +29,11 @@
     unreachable_pub
 )]
 
+mod probe_server;
 mod runtime;
 pub mod signal;
+mod tcp_check;
 
+pub use probe_server::ProbeServer;
 pub use runtime::SmolRuntime;
+pub use tcp_check::TcpCheck;

@@ -29,7 +29,13 @@
     unreachable_pub
 )]
 
+#[cfg(feature = "axum")]
+pub mod axum;
+mod probe_server;
 mod runtime;
 pub mod signal;
+mod tcp_check;
 
+pub use probe_server::ProbeServer;
 pub use runtime::TokioRuntime;
+pub use tcp_check::TcpCheck;

@@ -178,19 +178,21 @@ fn poll_triggered(
     poll_until(inner, |i| &i.triggered, Inner::is_triggered, listener, cx)
 }
 
-/// Future returned by [`Shutdown::triggered`].
-#[must_use = "futures do nothing unless you .await or poll them"]
-pub struct Triggered<'a> {
-    inner: &'a Inner,
-    listener: Option<EventListener>,
+pin_project! {
+    /// Future returned by [`Shutdown::triggered`].
+    #[must_use = "futures do nothing unless you .await or poll them"]
+    pub struct Triggered<'a> {
+        inner: &'a Inner,
+        listener: Option<EventListener>,
+    }
 }
 
 impl Future for Triggered<'_> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        poll_triggered(this.inner, &mut this.listener, cx)
+        let this = self.project();
+        poll_triggered(this.inner, this.listener, cx)
     }
 }
 
@@ -202,19 +204,21 @@ impl fmt::Debug for Triggered<'_> {
     }
 }
 
-/// Future returned by [`Shutdown::triggered_owned`].
-#[must_use = "futures do nothing unless you .await or poll them"]
-pub struct TriggeredOwned {
-    inner: Arc<Inner>,
-    listener: Option<EventListener>,
+pin_project! {
+    /// Future returned by [`Shutdown::triggered_owned`].
+    #[must_use = "futures do nothing unless you .await or poll them"]
+    pub struct TriggeredOwned {
+        inner: Arc<Inner>,
+        listener: Option<EventListener>,
+    }
 }
 
 impl Future for TriggeredOwned {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        poll_triggered(&this.inner, &mut this.listener, cx)
+        let this = self.project();
+        poll_triggered(this.inner, this.listener, cx)
     }
 }
 
@@ -226,23 +230,25 @@ impl fmt::Debug for TriggeredOwned {
     }
 }
 
-/// Future returned by [`Shutdown::drained`].
-#[must_use = "futures do nothing unless you .await or poll them"]
-pub struct Drained<'a> {
-    inner: &'a Inner,
-    listener: Option<EventListener>,
+pin_project! {
+    /// Future returned by [`Shutdown::drained`].
+    #[must_use = "futures do nothing unless you .await or poll them"]
+    pub struct Drained<'a> {
+        inner: &'a Inner,
+        listener: Option<EventListener>,
+    }
 }
 
 impl Future for Drained<'_> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
+        let this = self.project();
         poll_until(
             this.inner,
             |i| &i.drained,
             Inner::is_drained,
-            &mut this.listener,
+            this.listener,
             cx,
         )
     }

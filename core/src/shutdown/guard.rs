@@ -96,7 +96,7 @@ impl Clone for ShutdownGuard {
 
 impl Drop for ShutdownGuard {
     fn drop(&mut self) {
-        lock(&self.inner.node).holders.try_remove(self.key);
+        lock(&self.inner.node).remove_holder(self.key);
         self.inner.release();
     }
 }

@@ -10,21 +10,38 @@
 //! back, so a parent is drained only once every child is. Holds move up the
 //! tree in a loop, never by recursion.
 //!
+//! - A scope's flag is set under its `reason` lock, in the same critical
+//!   section that stores the first reason: a scope has a reason exactly when
+//!   it is triggered, and a trigger that finds a reason finds the flag set.
 //! - The flag is set before any event is notified, and every waiter listens
 //!   before it checks the flag a second time: no lost wake-up.
-//! - The reason is written (under its lock) before the flag is set, so a
-//!   reader who sees the flag sees the reason.
 //! - A child registers with its parent under the parent's `node` lock and then
-//!   reads the parent's flag; `trigger` sets the flag and then takes that lock to
-//!   collect children. Either the trigger sees the new child or the child sees
-//!   the flag.
-//! - Triggering a tree walks it with an explicit stack; dropping a deep chain
-//!   unlinks it in a loop (`Inner::drop`); neither recurses.
+//!   reads the parent's flag; a trigger sets the flag and then takes that lock
+//!   to collect children. Either the trigger sees the new child or the child
+//!   sees the flag (and triggers itself before `child()` returns).
+//! - A trigger walks the subtree with an explicit stack, in pre-order to
+//!   trigger and in post-order to mark each scope *settled*: that scope and
+//!   every descendant it had are triggered. The walk enters every scope that
+//!   is not settled, even one another trigger reached first, so when
+//!   `trigger` returns (won or lost) the whole subtree reads triggered, even
+//!   while an overlapping trigger is still running. Settled scopes are
+//!   skipped, so repeated triggers do not walk a tree again. Each scope keeps
+//!   the first reason to reach it: its own trigger's, or its parent's.
+//! - Dropping a deep chain unlinks it in a loop (`Inner::drop`), never by
+//!   recursion; a scope's slabs give their memory back once empty.
+//!
+//! # Caveats
+//!
+//! A guard taken on a child at the moment the child's last hold is released
+//! is counted on the parent a moment after the release is: the parent may
+//! read drained in between, as if the new guard had been taken just after
+//! the drain. A guard whose `guard()` call has returned always holds its
+//! ancestors.
 //!
 //! # Lock order
 //!
-//! `reason` and `node` locks are never held together and never held while
-//! notifying, waking or dropping an `Inner`.
+//! `reason` and `node` locks are never held together, nor two scopes' locks
+//! at once, nor any lock while notifying, waking or dropping an `Inner`.
 
 mod future;
 mod guard;
@@ -88,7 +105,7 @@ pub(crate) struct Inner {
     triggered: Event,
     /// Notified (all) whenever the scope may have become drained.
     drained: Event,
-    /// The first reason; set before the flag.
+    /// The first reason; the flag is set under this lock, with it.
     reason: Mutex<Option<Arc<Reason>>>,
     /// Children and the places where live guards were taken.
     node: Mutex<Node>,
@@ -102,6 +119,40 @@ pub(crate) struct Inner {
 struct Node {
     children: Slab<Weak<Inner>>,
     holders: Slab<&'static Location<'static>>,
+    /// A trigger's walk has triggered this scope and every descendant it had.
+    settled: bool,
+}
+
+/// Slabs with up to this many slots keep their memory when they empty.
+const SLAB_KEEP: usize = 64;
+
+impl Node {
+    fn remove_child(&mut self, key: usize) {
+        self.children.try_remove(key);
+        shrink_if_empty(&mut self.children);
+    }
+
+    fn remove_holder(&mut self, key: usize) {
+        self.holders.try_remove(key);
+        shrink_if_empty(&mut self.holders);
+    }
+}
+
+/// Gives back the memory of an empty slab: a slab never shrinks by itself, so
+/// a scope that once had 100,000 children would otherwise keep their room.
+fn shrink_if_empty<T>(slab: &mut Slab<T>) {
+    if slab.is_empty() && slab.capacity() > SLAB_KEEP {
+        *slab = Slab::new();
+    }
+}
+
+/// One step of a trigger's walk.
+enum Step {
+    /// Trigger this scope (with its parent's reason, unless it has a reason)
+    /// and push its children.
+    Enter(Arc<Inner>, Arc<Reason>),
+    /// Every descendant of this scope has been entered: mark it settled.
+    Leave(Arc<Inner>),
 }
 
 impl Shutdown {
@@ -123,9 +174,12 @@ impl Shutdown {
     /// Triggers the scope and all its descendants with `reason`.
     ///
     /// Returns `true` when this call triggered the scope, `false` when it was
-    /// triggered already (the first reason is kept). Never blocks on a waiter:
-    /// it sets a flag and notifies. A tree of any depth or width is triggered
-    /// with an explicit stack, not by recursion.
+    /// triggered already (the first reason is kept). Either way, when it
+    /// returns, the scope and every descendant read triggered, even while
+    /// another trigger of the same tree is still running. Never blocks on a
+    /// waiter: it sets flags and notifies. A tree of any depth or width is
+    /// triggered with an explicit stack, not by recursion, and a tree already
+    /// triggered is not walked again.
     ///
     /// # Examples
     ///
@@ -210,7 +264,11 @@ impl Shutdown {
             (child, parent.is_triggered())
         };
         if triggered {
-            if let Some(reason) = lock(&parent.reason).clone() {
+            // Bound first, so that the parent's lock is released before the
+            // child is triggered (see the lock order).
+            let reason = lock(&parent.reason).clone();
+            // Always `Some`: the flag is set with the reason, under this lock.
+            if let Some(reason) = reason {
                 child.trigger_tree(reason);
             }
         }
@@ -334,6 +392,7 @@ impl Default for Shutdown {
 
 impl fmt::Debug for Shutdown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Relaxed: a snapshot for display, ordering nothing.
         let state = self.inner.state.load(Ordering::Relaxed);
         f.debug_struct("Shutdown")
             .field("triggered", &(state & TRIGGERED != 0))
@@ -357,8 +416,8 @@ impl Inner {
 
     #[inline]
     pub(crate) fn is_triggered(&self) -> bool {
-        // Acquire: pairs with the SeqCst `fetch_or` in `fire`, so a caller who
-        // sees the flag also sees the reason written before it.
+        // Acquire: pairs with the Release `fetch_or` in `claim`, so a caller
+        // who sees the flag sees what the triggering thread wrote before it.
         self.state.load(Ordering::Acquire) & TRIGGERED != 0
     }
 
@@ -369,40 +428,69 @@ impl Inner {
     }
 
     /// Triggers this scope and every descendant, without recursion.
+    ///
+    /// Returns whether this call triggered this scope. Whatever it returns,
+    /// this scope and every descendant are triggered when it does.
     fn trigger_tree(self: &Arc<Self>, reason: Arc<Reason>) -> bool {
-        if !self.set_reason(&reason) {
-            return false;
-        }
+        let (won, reason) = self.claim(reason);
         let mut stack = Vec::new();
-        self.fire(&mut stack);
-        while let Some(scope) = stack.pop() {
-            if scope.set_reason(&reason) {
-                scope.fire(&mut stack);
+        self.descend(&reason, &mut stack);
+        while let Some(step) = stack.pop() {
+            match step {
+                Step::Enter(scope, reason) => {
+                    let (_, reason) = scope.claim(reason);
+                    scope.descend(&reason, &mut stack);
+                }
+                Step::Leave(scope) => {
+                    lock(&scope.node).settled = true;
+                }
             }
         }
-        true
+        won
     }
 
-    fn set_reason(&self, reason: &Arc<Reason>) -> bool {
-        let mut slot = lock(&self.reason);
-        if slot.is_some() {
-            return false;
-        }
-        *slot = Some(Arc::clone(reason));
-        true
-    }
-
-    /// Sets the flag, wakes the waiters and pushes the children on `stack`.
-    fn fire(&self, stack: &mut Vec<Arc<Inner>>) {
-        // SeqCst: the flag must be visible before the notifications below and
-        // before the `node` lock is taken (see the child-registration invariant).
-        let prev = self.state.fetch_or(TRIGGERED, Ordering::SeqCst);
+    /// Triggers this one scope with `reason` unless it has a reason already.
+    ///
+    /// Returns whether it did, and the scope's reason either way.
+    fn claim(&self, reason: Arc<Reason>) -> (bool, Arc<Reason>) {
+        let prev = {
+            let mut slot = lock(&self.reason);
+            if let Some(first) = &*slot {
+                return (false, Arc::clone(first));
+            }
+            *slot = Some(Arc::clone(&reason));
+            // Release: pairs with the Acquire loads of the flag, so whoever
+            // sees the scope triggered sees what the triggering thread wrote
+            // before `trigger`. (The reason needs no ordering: it is read
+            // under the lock it is written under.) Waiters cannot miss the
+            // flag: both notifications below fence before they wake.
+            self.state.fetch_or(TRIGGERED, Ordering::Release)
+        };
         self.triggered.notify(usize::MAX);
         if prev / HOLD == 0 {
             self.drained.notify(usize::MAX);
         }
-        let node = lock(&self.node);
-        stack.extend(node.children.iter().filter_map(|(_, w)| w.upgrade()));
+        (true, reason)
+    }
+
+    /// Pushes the children of this scope on `stack`, to be triggered with
+    /// `reason`, below a step that marks this scope settled; nothing if it
+    /// is settled already.
+    fn descend(self: &Arc<Self>, reason: &Arc<Reason>, stack: &mut Vec<Step>) {
+        let mut node = lock(&self.node);
+        if node.settled {
+            return;
+        }
+        if node.children.is_empty() {
+            node.settled = true;
+            return;
+        }
+        stack.push(Step::Leave(Arc::clone(self)));
+        let children = node
+            .children
+            .iter()
+            .filter_map(|(_, child)| child.upgrade());
+        stack.extend(children.map(|child| Step::Enter(child, Arc::clone(reason))));
     }
 
     /// Takes one hold on this scope, and on its ancestors as counts leave zero.
@@ -447,11 +535,76 @@ impl Drop for Inner {
         // was the last reference to, dropping each without recursing.
         let mut next = self.parent.take().map(|p| (p, self.key));
         while let Some((parent, key)) = next {
-            lock(&parent.node).children.try_remove(key);
+            lock(&parent.node).remove_child(key);
             next = Arc::into_inner(parent).and_then(|mut p| {
                 let key = p.key;
                 p.parent.take().map(|pp| (pp, key))
             });
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn slots(shutdown: &Shutdown) -> (usize, usize, usize, usize) {
+        let node = lock(&shutdown.inner.node);
+        (
+            node.children.len(),
+            node.children.capacity(),
+            node.holders.len(),
+            node.holders.capacity(),
+        )
+    }
+
+    #[test]
+    fn dropped_children_and_guards_give_their_memory_back() {
+        let root = Shutdown::new();
+        let children: Vec<Shutdown> = (0..100_000).map(|_| root.child()).collect();
+        let guards: Vec<ShutdownGuard> = (0..100_000).map(|_| root.guard()).collect();
+        let (children_len, children_cap, holders_len, holders_cap) = slots(&root);
+        assert_eq!((children_len, holders_len), (100_000, 100_000));
+        assert!(children_cap >= 100_000 && holders_cap >= 100_000);
+
+        drop(children);
+        drop(guards);
+        let (children_len, children_cap, holders_len, holders_cap) = slots(&root);
+        assert_eq!((children_len, holders_len), (0, 0));
+        assert!(
+            children_cap <= SLAB_KEEP,
+            "children slab kept {children_cap} slots"
+        );
+        assert!(
+            holders_cap <= SLAB_KEEP,
+            "holders slab kept {holders_cap} slots"
+        );
+    }
+
+    #[test]
+    fn a_dropped_child_frees_its_scope() {
+        let root = Shutdown::new();
+        let child = root.child();
+        let grandchild = child.child();
+        let scope = Arc::downgrade(&child.inner);
+        drop(child);
+        assert!(scope.upgrade().is_some(), "the grandchild holds its parent");
+        drop(grandchild);
+        assert!(scope.upgrade().is_none());
+        assert_eq!(slots(&root).0, 0);
+    }
+
+    #[test]
+    fn a_trigger_settles_the_tree_and_a_second_stops_at_the_root() {
+        let root = Shutdown::new();
+        let children: Vec<Shutdown> = (0..3).map(|_| root.child()).collect();
+        let grandchild = children[0].child();
+        assert!(root.trigger(Reason::Requested));
+        for scope in children.iter().chain([&root, &grandchild]) {
+            assert!(lock(&scope.inner.node).settled);
+        }
+        let mut stack = Vec::new();
+        root.inner.descend(&Arc::new(Reason::Requested), &mut stack);
+        assert!(stack.is_empty(), "a settled scope is not walked again");
     }
 }

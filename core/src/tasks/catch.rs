@@ -1,0 +1,273 @@
+//! Panics caught around a task's poll, and the abort switch that drops a task.
+//!
+//! Both live inside the future that is handed to the runtime, so they behave
+//! the same on every runtime: a panic never reaches the executor (smol would
+//! lose it, tokio would keep it in a `JoinHandle` nobody reads), and an abort
+//! drops the task's future on the executor's own thread, running its
+//! destructors there.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use event_listener::{Event, EventListener};
+use pin_project_lite::pin_project;
+
+use crate::sync::{AtomicUsize, Ordering};
+
+/// The text of a panic payload: the message of `panic!("...")`, or a
+/// placeholder for a payload that is not a string.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any> (a panic payload that is not a string)".to_owned()
+    }
+}
+
+/// Drops `value` in place, catching a panic from its destructor.
+///
+/// Returns the panic's message, if the destructor panicked.
+fn drop_caught<F>(mut slot: Pin<&mut Option<F>>) -> Option<String> {
+    catch_unwind(AssertUnwindSafe(|| slot.set(None)))
+        .err()
+        .map(|p| panic_message(&*p))
+}
+
+pin_project! {
+    /// Polls a future with its panics caught; on a panic the future is dropped.
+    ///
+    /// Resolves to `Ok(output)` or `Err(panic message)`.
+    pub(crate) struct CatchUnwind<F> {
+        #[pin]
+        future: Option<F>,
+    }
+}
+
+impl<F> CatchUnwind<F> {
+    pub(crate) fn new(future: F) -> Self {
+        Self {
+            future: Some(future),
+        }
+    }
+
+    /// Drops the inner future now (destructor panics caught and logged).
+    fn abort(self: Pin<&mut Self>) {
+        if let Some(msg) = drop_caught(self.project().future) {
+            tracing::warn!(panic = %msg, "a task's destructor panicked while it was aborted");
+        }
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut future = self.project().future;
+        let Some(inner) = future.as_mut().as_pin_mut() else {
+            // Polled again after it resolved: a bug in the caller, not the task.
+            return Poll::Pending;
+        };
+        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(out)) => {
+                future.set(None);
+                Poll::Ready(Ok(out))
+            }
+            Err(payload) => {
+                let msg = panic_message(&*payload);
+                if let Some(again) = drop_caught(future) {
+                    tracing::warn!(panic = %again, "a panicked task's destructor panicked too");
+                }
+                Poll::Ready(Err(msg))
+            }
+        }
+    }
+}
+
+/// The switch that tells tasks to drop themselves.
+///
+/// A level rather than a flag: a named task's cell is raised once and stays
+/// raised; the registry's own cell is raised by a shutdown for the time it
+/// drains the aborted tasks and lowered after, so that shielded work begun
+/// later is not dropped at birth. Two shutdowns that overlap each hold it
+/// raised. `raise` moves the level and then notifies; a [`Guarded`] task
+/// checks, listens, and checks again, so it never misses a raise.
+pub(crate) struct AbortCell {
+    /// How many holders currently ask for an abort.
+    level: AtomicUsize,
+    event: Event,
+}
+
+impl AbortCell {
+    pub(crate) fn new() -> Self {
+        Self {
+            level: AtomicUsize::new(0),
+            event: Event::new(),
+        }
+    }
+
+    /// Aborts every task watching this cell, until [`AbortCell::lower`].
+    pub(crate) fn raise(&self) {
+        // SeqCst: the raise must be visible to a task woken by the
+        // notification below, and to one that checks after it listened.
+        self.level.fetch_add(1, Ordering::SeqCst);
+        self.event.notify(usize::MAX);
+    }
+
+    /// Raises the level until the returned guard is dropped.
+    pub(crate) fn raise_until_drop(&self) -> Raised<'_> {
+        self.raise();
+        Raised(self)
+    }
+
+    /// Undoes one [`AbortCell::raise`].
+    fn lower(&self) {
+        // SeqCst: ordered after the drain that the lowering follows; a task
+        // that still sees the old level is aborted, which is what its
+        // raiser wanted.
+        self.level.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn is_set(&self) -> bool {
+        // SeqCst: pairs with `raise`; a task that listened and then reads 0
+        // is certain to be notified by the next raise.
+        self.level.load(Ordering::SeqCst) != 0
+    }
+}
+
+impl fmt::Debug for AbortCell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AbortCell")
+            .field("set", &self.is_set())
+            .finish()
+    }
+}
+
+/// Lowers its [`AbortCell`] when dropped (even when the shutdown that raised
+/// it is itself dropped halfway).
+pub(crate) struct Raised<'a>(&'a AbortCell);
+
+impl Drop for Raised<'_> {
+    fn drop(&mut self) {
+        self.0.lower();
+    }
+}
+
+/// How a guarded task ended.
+#[derive(Debug)]
+pub(crate) enum Outcome<T> {
+    /// It resolved.
+    Done(T),
+    /// It panicked with this message.
+    Panicked(String),
+    /// It was dropped by its abort switch.
+    Aborted,
+}
+
+pin_project! {
+    /// A task's future as the runtime sees it: panics caught, droppable by an
+    /// [`AbortCell`].
+    ///
+    /// The listener on the abort event is only made once the task first
+    /// returns `Pending`: a task that completes in its first poll costs no
+    /// allocation here.
+    pub(crate) struct Guarded<'a, F> {
+        abort: &'a AbortCell,
+        listener: Option<EventListener>,
+        #[pin]
+        future: CatchUnwind<F>,
+    }
+}
+
+impl<'a, F> Guarded<'a, F> {
+    pub(crate) fn new(abort: &'a AbortCell, future: F) -> Self {
+        Self {
+            abort,
+            listener: None,
+            future: CatchUnwind::new(future),
+        }
+    }
+}
+
+impl<F: Future> Future for Guarded<'_, F> {
+    type Output = Outcome<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if this.abort.is_set() {
+            this.future.abort();
+            return Poll::Ready(Outcome::Aborted);
+        }
+        match this.future.as_mut().poll(cx) {
+            Poll::Ready(Ok(out)) => return Poll::Ready(Outcome::Done(out)),
+            Poll::Ready(Err(msg)) => return Poll::Ready(Outcome::Panicked(msg)),
+            Poll::Pending => {}
+        }
+        loop {
+            match this.listener {
+                None => *this.listener = Some(this.abort.event.listen()),
+                Some(l) => {
+                    if Pin::new(l).poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    *this.listener = None;
+                }
+            }
+            if this.abort.is_set() {
+                this.future.abort();
+                return Poll::Ready(Outcome::Aborted);
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    struct SetOnDrop(Arc<AtomicBool>);
+    impl Drop for SetOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn panic_is_caught_with_its_message() {
+        let out = futures_lite::future::block_on(CatchUnwind::new(async {
+            panic!("boom {}", 7);
+        }));
+        assert_eq!(out, Err::<(), _>("boom 7".to_owned()));
+        let out = futures_lite::future::block_on(CatchUnwind::new(async {
+            std::panic::panic_any(5_u8);
+        }));
+        assert!(out.unwrap_err().contains("not a string"));
+    }
+
+    #[test]
+    fn abort_drops_a_pending_future() {
+        let cell = AbortCell::new();
+        let dropped = Arc::new(AtomicBool::new(false));
+        let guard = SetOnDrop(dropped.clone());
+        let mut fut = Box::pin(Guarded::new(&cell, async move {
+            let _guard = guard;
+            futures_lite::future::pending::<()>().await;
+        }));
+        assert!(
+            futures_lite::future::block_on(futures_lite::future::poll_once(fut.as_mut())).is_none()
+        );
+        assert!(!dropped.load(std::sync::atomic::Ordering::SeqCst));
+        cell.raise();
+        let out = futures_lite::future::block_on(fut.as_mut());
+        assert!(matches!(out, Outcome::Aborted));
+        assert!(dropped.load(std::sync::atomic::Ordering::SeqCst));
+    }
+}

@@ -1,0 +1,433 @@
+//! The registry's shared state: the named table, the per-task controls, and
+//! how a task's end is recorded, reported and escalated.
+//!
+//! # Invariants
+//!
+//! - The table keeps each name's latest [`Control`]; the task is running
+//!   while its `end` is empty. The table holds memory for each distinct
+//!   name, never for each run: unnamed work belongs in `spawn`.
+//! - A named task is registered (table entry, tracker count +1) under the
+//!   `named` lock, and the tracker is closed under the same lock: `shutdown`
+//!   sees every named task that will ever run, and none starts after it
+//!   looked.
+//! - A task's end is recorded (its `Control::end`, any escalation) *before*
+//!   the tracker count drops, so whoever sees the tracker idle finds every
+//!   report in place.
+//! - A `Control` is freed by the table (when its name is reused, or with the
+//!   registry), never by the task's own thread: whoever frees it has taken
+//!   the `named` lock after the task recorded its end.
+//! - [`Finish`] records the end in its `Drop`, so a task dropped by the
+//!   runtime itself (a runtime shutting down) is still recorded, as aborted,
+//!   and nobody waiting on it hangs.
+//!
+//! # Lock order
+//!
+//! `named` → `Control::end`. `named` may also be held while a child scope is
+//! made (`Shutdown::child` takes the scope's own locks, which never call
+//! back). Every other lock here is a leaf: taken alone, never held while
+//! notifying, triggering, logging or calling the failure hook.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use event_listener::{Event, EventListener};
+
+use super::catch::{panic_message, AbortCell, CatchUnwind};
+use super::report::{Exit, TaskReport};
+use super::tracker::Tracker;
+use super::{StartError, TaskOutput};
+use crate::runtime::RuntimeHandle;
+use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
+use crate::{Reason, Shutdown};
+
+/// The failure hook: called with a task's name and how it failed.
+pub(crate) type Hook = Arc<dyn Fn(&str, &Exit) + Send + Sync + 'static>;
+
+pub(crate) struct Inner {
+    pub(crate) rt: RuntimeHandle,
+    /// The service's scope: escalations trigger it; no restart once it is.
+    pub(crate) service: Shutdown,
+    /// The parent of every named task's scope; triggered by `shutdown`.
+    pub(crate) stopping: Shutdown,
+    pub(crate) tracker: Tracker,
+    /// Drops every unnamed task (spawned or shielded) when set.
+    pub(crate) abort: AbortCell,
+    named: Mutex<Named>,
+    hook: Mutex<Option<Hook>>,
+    /// Unnamed tasks that failed or panicked, ever.
+    unnamed_failures: AtomicUsize,
+    /// Unnamed tasks aborted by a shutdown.
+    aborted_unnamed: Mutex<Vec<TaskReport>>,
+    /// Names of the tasks whose end triggered the service's shutdown.
+    escalated: Mutex<Vec<String>>,
+    /// When the first `shutdown` began.
+    shutdown_at: Mutex<Option<Instant>>,
+}
+
+#[derive(Default)]
+struct Named {
+    next_seq: u64,
+    tasks: HashMap<String, Entry>,
+}
+
+struct Entry {
+    /// Order of first start, for the report.
+    seq: u64,
+    /// The latest run's control.
+    control: Arc<Control>,
+}
+
+/// One named task: its scope, its abort switch and, once ended, its report.
+pub(crate) struct Control {
+    pub(crate) name: String,
+    /// The task's own stop scope, a child of `Inner::stopping`.
+    pub(crate) stop: Shutdown,
+    pub(crate) abort: AbortCell,
+    critical: bool,
+    started: Instant,
+    /// When a stop was first asked for.
+    stop_asked: Mutex<Option<Instant>>,
+    restarts: AtomicUsize,
+    /// The report, once the task ended; set before `ended` is notified.
+    end: Mutex<Option<TaskReport>>,
+    ended: Event,
+}
+
+impl Inner {
+    pub(crate) fn new(rt: RuntimeHandle, service: Shutdown) -> Self {
+        Self {
+            rt,
+            service,
+            stopping: Shutdown::new(),
+            tracker: Tracker::new(),
+            abort: AbortCell::new(),
+            named: Mutex::new(Named::default()),
+            hook: Mutex::new(None),
+            unnamed_failures: AtomicUsize::new(0),
+            aborted_unnamed: Mutex::new(Vec::new()),
+            escalated: Mutex::new(Vec::new()),
+            shutdown_at: Mutex::new(None),
+        }
+    }
+
+    /// Registers a named task: refuses a running name or a closed registry.
+    pub(crate) fn register(
+        &self,
+        name: String,
+        critical: bool,
+    ) -> Result<Arc<Control>, StartError> {
+        let started = self.rt.now();
+        let mut named = lock(&self.named);
+        let seq = match named.tasks.get(&name) {
+            Some(entry) if entry.control.is_running() => {
+                return Err(StartError::AlreadyRunning(name))
+            }
+            Some(entry) => entry.seq,
+            None => {
+                named.next_seq += 1;
+                named.next_seq
+            }
+        };
+        if !self.tracker.try_add() {
+            return Err(StartError::Closed);
+        }
+        let control = Arc::new(Control {
+            name: name.clone(),
+            stop: self.stopping.child(),
+            abort: AbortCell::new(),
+            critical,
+            started,
+            stop_asked: Mutex::new(None),
+            restarts: AtomicUsize::new(0),
+            end: Mutex::new(None),
+            ended: Event::new(),
+        });
+        let previous = named.tasks.insert(
+            name,
+            Entry {
+                seq,
+                control: Arc::clone(&control),
+            },
+        );
+        drop(named);
+        drop(previous);
+        Ok(control)
+    }
+
+    /// The named task `name`, if it is running.
+    pub(crate) fn running(&self, name: &str) -> Option<Arc<Control>> {
+        lock(&self.named)
+            .tasks
+            .get(name)
+            .filter(|e| e.control.is_running())
+            .map(|e| Arc::clone(&e.control))
+    }
+
+    pub(crate) fn names(&self) -> Vec<String> {
+        let named = lock(&self.named);
+        let mut running: Vec<_> = named
+            .tasks
+            .iter()
+            .filter(|(_, e)| e.control.is_running())
+            .map(|(name, e)| (e.seq, name.clone()))
+            .collect();
+        drop(named);
+        running.sort_unstable();
+        running.into_iter().map(|(_, name)| name).collect()
+    }
+
+    /// Closes the registry and returns the named tasks running at that moment.
+    pub(crate) fn close_and_list(&self) -> Vec<Arc<Control>> {
+        let named = lock(&self.named);
+        self.tracker.close();
+        named
+            .tasks
+            .values()
+            .filter(|e| e.control.is_running())
+            .map(|e| Arc::clone(&e.control))
+            .collect()
+    }
+
+    /// Every named task's last report in start order, then the aborted
+    /// unnamed tasks.
+    pub(crate) fn reports(&self) -> Vec<TaskReport> {
+        let mut ended: Vec<_> = lock(&self.named)
+            .tasks
+            .values()
+            .filter_map(|e| Some((e.seq, lock(&e.control.end).clone()?)))
+            .collect();
+        ended.sort_unstable_by_key(|(seq, _)| *seq);
+        let mut out: Vec<_> = ended.into_iter().map(|(_, r)| r).collect();
+        out.extend(lock(&self.aborted_unnamed).iter().cloned());
+        out
+    }
+
+    pub(crate) fn unnamed_failures(&self) -> usize {
+        // Relaxed: a statistic.
+        self.unnamed_failures.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_hook(&self, hook: Hook) {
+        *lock(&self.hook) = Some(hook);
+    }
+
+    pub(crate) fn escalated(&self) -> Vec<String> {
+        lock(&self.escalated).clone()
+    }
+
+    /// Records when the shutdown began (the first call wins).
+    pub(crate) fn mark_shutdown(&self, at: Instant) {
+        lock(&self.shutdown_at).get_or_insert(at);
+    }
+
+    /// Logs a failed run of a task and calls the failure hook.
+    pub(crate) fn report_failure(&self, name: &str, exit: &Exit) {
+        match exit {
+            Exit::Failed(e) => tracing::error!(task = name, error = %e, "task failed"),
+            Exit::Panicked(msg) => tracing::error!(task = name, panic = %msg, "task panicked"),
+            Exit::Aborted => {
+                tracing::warn!(
+                    task = name,
+                    "task aborted: still running when its grace ran out"
+                );
+            }
+            Exit::Completed | Exit::Stopped => return,
+        }
+        let hook = lock(&self.hook).clone();
+        if let Some(hook) = hook {
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| hook(name, exit))) {
+                tracing::error!(task = name, panic = %panic_message(&*p), "the failure hook panicked");
+            }
+        }
+    }
+
+    /// Triggers the service's shutdown because of task `name`; `why` becomes
+    /// the error of [`Reason::TaskFailed`].
+    pub(crate) fn escalate(&self, name: &str, why: String) {
+        {
+            let mut escalated = lock(&self.escalated);
+            if !escalated.iter().any(|n| n == name) {
+                escalated.push(name.to_owned());
+            }
+        }
+        tracing::error!(task = name, why = %why, "task escalated: triggering the service's shutdown");
+        self.service.trigger(Reason::TaskFailed {
+            task: name.to_owned(),
+            error: why,
+        });
+    }
+
+    /// Whether a supervisor may still restart: nobody asked for a stop.
+    pub(crate) fn may_restart(&self, control: &Control) -> bool {
+        !control.stop.is_triggered() && !self.service.is_triggered() && !self.tracker.is_closed()
+    }
+
+    /// Records the end of an unnamed task.
+    pub(crate) fn finish_unnamed(&self, kind: &str, at: &'static Location<'static>, exit: Exit) {
+        match exit {
+            Exit::Aborted => {
+                let now = self.rt.now();
+                let stop_took = lock(&self.shutdown_at).map(|t| now.saturating_duration_since(t));
+                let name = format!("{kind} at {at}");
+                self.report_failure(&name, &exit);
+                lock(&self.aborted_unnamed).push(TaskReport {
+                    name,
+                    exit,
+                    ran: None,
+                    stop_took,
+                    restarts: 0,
+                });
+            }
+            Exit::Failed(_) | Exit::Panicked(_) => {
+                // Relaxed: a statistic, read after the tracker drained.
+                self.unnamed_failures.fetch_add(1, Ordering::Relaxed);
+                self.report_failure(&format!("{kind} at {at}"), &exit);
+            }
+            Exit::Completed | Exit::Stopped => {}
+        }
+    }
+
+    /// Records the end of a named task: its report, the table, escalation.
+    fn finish_named(&self, control: &Arc<Control>, exit: Exit) {
+        let now = self.rt.now();
+        let stop_asked = *lock(&control.stop_asked);
+        if matches!(exit, Exit::Aborted) {
+            self.report_failure(&control.name, &exit);
+        }
+        if control.critical && !control.stop.is_triggered() {
+            self.escalate(&control.name, format!("critical task ended: {exit}"));
+        }
+        let report = TaskReport {
+            name: control.name.clone(),
+            exit,
+            ran: Some(now.saturating_duration_since(control.started)),
+            stop_took: stop_asked.map(|t| now.saturating_duration_since(t)),
+            // Relaxed: written by this task's own supervisor, read here on
+            // the same task.
+            restarts: u32::try_from(control.restarts.load(Ordering::Relaxed)).unwrap_or(u32::MAX),
+        };
+        *lock(&control.end) = Some(report);
+        control.ended.notify(usize::MAX);
+    }
+}
+
+impl Control {
+    /// Whether the task has not ended yet.
+    fn is_running(&self) -> bool {
+        lock(&self.end).is_none()
+    }
+
+    /// Notes that a stop was asked for at `at` (the first time counts).
+    pub(crate) fn ask_stop(&self, at: Instant) {
+        lock(&self.stop_asked).get_or_insert(at);
+    }
+
+    pub(crate) fn count_restart(&self) {
+        // Relaxed: read by the same task when it ends.
+        self.restarts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Waits for the task's report.
+    pub(crate) fn ended(&self) -> Ended<'_> {
+        Ended {
+            control: self,
+            listener: None,
+        }
+    }
+}
+
+/// Waits until a named task has ended: check → listen → check → wait.
+pub(crate) struct Ended<'a> {
+    control: &'a Control,
+    listener: Option<EventListener>,
+}
+
+impl Future for Ended<'_> {
+    type Output = TaskReport;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<TaskReport> {
+        let this = self.get_mut();
+        loop {
+            if let Some(report) = lock(&this.control.end).clone() {
+                return Poll::Ready(report);
+            }
+            match &mut this.listener {
+                None => this.listener = Some(this.control.ended.listen()),
+                Some(l) => {
+                    if Pin::new(l).poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    this.listener = None;
+                }
+            }
+        }
+    }
+}
+
+/// Records a named task's end when dropped, then uncounts it.
+///
+/// Dropped with no exit set means the runtime dropped the task: it counts as
+/// aborted.
+pub(crate) struct Finish {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) control: Arc<Control>,
+    pub(crate) exit: Option<Exit>,
+}
+
+impl Finish {
+    /// Sets how the task ended, recorded when this is dropped.
+    pub(crate) fn set(&mut self, exit: Exit) {
+        self.exit = Some(exit);
+    }
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        let exit = self.exit.take().unwrap_or(Exit::Aborted);
+        self.inner.finish_named(&self.control, exit);
+        self.inner.tracker.remove();
+    }
+}
+
+/// Uncounts an unnamed task when dropped.
+pub(crate) struct Token(pub(crate) Arc<Inner>);
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        self.0.tracker.remove();
+    }
+}
+
+/// Runs one attempt of a named task: the user's future with its panics
+/// caught, classified as an [`Exit`] and reported when it failed.
+pub(crate) async fn attempt<Fut>(inner: &Inner, control: &Control, future: Fut) -> Exit
+where
+    Fut: Future,
+    Fut::Output: TaskOutput,
+{
+    let exit = match CatchUnwind::new(future).await {
+        Ok(out) => match out.into_result() {
+            Ok(()) if control.stop.is_triggered() => Exit::Stopped,
+            Ok(()) => Exit::Completed,
+            Err(e) => Exit::Failed(Arc::from(e)),
+        },
+        Err(msg) => Exit::Panicked(msg),
+    };
+    inner.report_failure(&control.name, &exit);
+    exit
+}
+
+impl fmt::Debug for Control {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Control")
+            .field("name", &self.name)
+            .field("critical", &self.critical)
+            .finish_non_exhaustive()
+    }
+}

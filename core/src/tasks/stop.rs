@@ -1,0 +1,179 @@
+//! The futures that wait for tasks: [`Wait`], [`Stop`] and [`StopAll`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use event_listener::EventListener;
+
+use super::registry::Inner;
+use super::report::{Report, TaskReport};
+use crate::runtime::BoxFuture;
+use crate::Reason;
+
+/// Future returned by [`Tasks::wait`](crate::Tasks::wait).
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "test-util")] {
+/// let rt = steward::testing::TestRuntime::new();
+/// let tasks = steward::Tasks::new(rt.handle(), steward::Shutdown::new());
+/// tasks.close();
+/// let wait: steward::Wait<'_> = tasks.wait();
+/// rt.block_on(wait); // closed and empty: ready at once
+/// # }
+/// ```
+#[must_use = "futures do nothing unless you .await or poll them"]
+pub struct Wait<'a> {
+    pub(super) inner: &'a Inner,
+    pub(super) listener: Option<EventListener>,
+}
+
+impl Future for Wait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        this.inner.tracker.poll_idle(&mut this.listener, cx)
+    }
+}
+
+impl fmt::Debug for Wait<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Wait")
+            .field("idle", &self.inner.tracker.is_idle())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Future returned by [`Tasks::stop`](crate::Tasks::stop).
+///
+/// It owns what it needs, so it can be spawned. The sequence it runs is
+/// boxed inside: this is the registry's edge, awaited once per stop.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "test-util")] {
+/// use std::time::Duration;
+/// use steward::{testing::TestRuntime, Exit, Shutdown, Tasks};
+///
+/// let rt = TestRuntime::new();
+/// let tasks = Tasks::new(rt.handle(), Shutdown::new());
+/// tasks.start("worker", |stop| async move { stop.triggered().await })?;
+/// let stop: steward::Stop = tasks.stop("worker", Duration::from_secs(1));
+/// let report = rt.block_on(stop).unwrap();
+/// assert!(matches!(report.exit(), Exit::Stopped));
+/// # }
+/// # Ok::<(), steward::StartError>(())
+/// ```
+#[must_use = "futures do nothing unless you .await or poll them"]
+pub struct Stop {
+    pub(super) inner: BoxFuture<Option<TaskReport>>,
+}
+
+impl Future for Stop {
+    type Output = Option<TaskReport>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl fmt::Debug for Stop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stop").finish_non_exhaustive()
+    }
+}
+
+/// Future returned by [`Tasks::shutdown`](crate::Tasks::shutdown).
+///
+/// Like [`Stop`], it owns what it needs and boxes its sequence inside.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "test-util")] {
+/// use std::time::Duration;
+///
+/// let rt = steward::testing::TestRuntime::new();
+/// let tasks = steward::Tasks::new(rt.handle(), steward::Shutdown::new());
+/// let all: steward::StopAll = tasks.shutdown(Duration::from_secs(1));
+/// let report = rt.block_on(all);
+/// assert!(report.tasks().is_empty() && tasks.is_closed());
+/// # }
+/// ```
+#[must_use = "futures do nothing unless you .await or poll them"]
+pub struct StopAll {
+    pub(super) inner: BoxFuture<Report>,
+}
+
+impl Future for StopAll {
+    type Output = Report;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Report> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl fmt::Debug for StopAll {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StopAll").finish_non_exhaustive()
+    }
+}
+
+/// Stops one named task: trigger its scope, wait up to `grace`, abort.
+pub(super) async fn stop_one(
+    inner: Arc<Inner>,
+    name: String,
+    grace: Duration,
+) -> Option<TaskReport> {
+    let control = inner.running(&name)?;
+    control.ask_stop(inner.rt.now());
+    control.stop.trigger(Reason::Requested);
+    match inner.rt.timeout(grace, control.ended()).await {
+        Ok(report) => Some(report),
+        Err(_) => {
+            control.abort.raise();
+            Some(control.ended().await)
+        }
+    }
+}
+
+/// Stops every task with one deadline and reports how each ended.
+pub(super) async fn stop_all(inner: Arc<Inner>, grace: Duration) -> Report {
+    let start = inner.rt.now();
+    inner.mark_shutdown(start);
+    let running = inner.close_and_list();
+    for control in &running {
+        control.ask_stop(start);
+    }
+    let reason = inner.service.reason().unwrap_or(Reason::Requested);
+    inner.stopping.trigger(reason);
+    let idle = |inner| Wait {
+        inner,
+        listener: None,
+    };
+    if inner.rt.timeout(grace, idle(&inner)).await.is_err() {
+        let raised = inner.abort.raise_until_drop();
+        for control in &running {
+            control.abort.raise();
+        }
+        // Every task is now being dropped on its executor; wait for the
+        // drops, so that their destructors have run when the report is read.
+        // Shielded work begun during the drain is dropped too; work begun
+        // after it runs normally.
+        idle(&inner).await;
+        drop(raised);
+    }
+    Report {
+        tasks: inner.reports(),
+        took: inner.rt.now().saturating_duration_since(start),
+        grace,
+        unnamed_failures: inner.unnamed_failures(),
+    }
+}

@@ -1,0 +1,11 @@
+//! Code shared by steward's example programs.
+//!
+//! The binaries under `src/bin/` are the examples proper; this library holds
+//! what more than one of them, or their tests, use.
+//!
+//! - [`checks`]: health checks of real dependencies, Redis (`PING`) and
+//!   PostgreSQL (`SELECT 1`), on tokio.
+
+#![forbid(unsafe_code)]
+
+pub mod checks;

@@ -1,0 +1,512 @@
+//! The task registry on every runtime: named tasks, stop and abort, panics,
+//! supervision, critical tasks, periodic jobs, shielded work, many tasks.
+//!
+//! On the virtual-time runtime every time is asserted exactly; on smol and
+//! tokio, where timers only promise not to fire early, the same times are
+//! lower bounds.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use steward::{
+    Exit, MissedTick, Periodic, Reason, Restart, ShieldError, Shutdown, StartError, Tasks,
+};
+use steward_tests::{conformance, Env};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Asserts `got` is `want` on virtual time, and at least `want` elsewhere.
+fn assert_time(env: &Env, got: Duration, want: Duration) {
+    if env.is_virtual() {
+        assert_eq!(got, want, "on virtual time");
+    } else {
+        assert!(got >= want, "{got:?} < {want:?} on {:?}", env.kind);
+    }
+}
+
+/// Sets its flag when dropped: proves a destructor ran.
+struct DropFlag(Arc<AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Panics with `msg` (a function, so that the task's output stays `()`).
+fn explode(msg: &str) {
+    panic!("{msg}");
+}
+
+/// A one-shot latch for scenarios: `Shutdown` used as an event.
+fn latch() -> Shutdown {
+    Shutdown::new()
+}
+
+conformance!(duplicate_names_are_refused, |env| async move {
+    let tasks = Tasks::new(env.rt.clone(), Shutdown::new());
+    tasks
+        .start("worker", |stop| async move { stop.triggered().await })
+        .unwrap();
+    assert_eq!(
+        tasks.start("worker", |_| async {}),
+        Err(StartError::AlreadyRunning("worker".into()))
+    );
+    assert_eq!(tasks.names(), ["worker"]);
+    // Once it ended, the name may be used again.
+    let report = tasks.stop("worker", Duration::from_secs(5)).await.unwrap();
+    assert!(matches!(report.exit(), Exit::Stopped), "{report}");
+    assert!(!tasks.is_running("worker"));
+    tasks
+        .start("worker", |stop| async move { stop.triggered().await })
+        .unwrap();
+    assert!(tasks.is_running("worker"));
+    let report = tasks.shutdown(Duration::from_secs(5)).await;
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(report.tasks().len(), 1);
+    assert_eq!(tasks.start("late", |_| async {}), Err(StartError::Closed));
+    assert_eq!(tasks.spawn(async {}), Err(StartError::Closed));
+});
+
+conformance!(deaf_task_is_aborted_at_the_grace, |env| async move {
+    let tasks = Tasks::new(env.rt.clone(), Shutdown::new());
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = DropFlag(dropped.clone());
+    tasks
+        .start("deaf", move |_stop| async move {
+            let _flag = flag;
+            futures_lite::future::pending::<()>().await;
+        })
+        .unwrap();
+    let t0 = env.rt.now();
+    let report = tasks.stop("deaf", ms(50)).await.unwrap();
+    assert_time(&env, env.rt.now() - t0, ms(50));
+    assert!(matches!(report.exit(), Exit::Aborted), "{report}");
+    assert!(dropped.load(Ordering::SeqCst), "the task's destructor ran");
+    assert_time(&env, report.stop_took().unwrap(), ms(50));
+    assert!(!tasks.is_running("deaf"));
+});
+
+conformance!(shutdown_aborts_at_one_deadline, |env| async move {
+    let tasks = Tasks::new(env.rt.clone(), Shutdown::new());
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = DropFlag(dropped.clone());
+    tasks
+        .start("deaf", move |_stop| async move {
+            let _flag = flag;
+            futures_lite::future::pending::<()>().await;
+        })
+        .unwrap();
+    let rt = env.rt.clone();
+    tasks
+        .start("slow", move |stop| async move {
+            stop.triggered().await;
+            rt.sleep(ms(30)).await; // finishes the item in hand
+        })
+        .unwrap();
+    tasks.spawn(futures_lite::future::pending::<()>()).unwrap();
+    let t0 = env.rt.now();
+    let report = tasks.shutdown(ms(80)).await;
+    assert_time(&env, env.rt.now() - t0, ms(80));
+    assert_time(&env, report.took(), ms(80));
+    assert!(dropped.load(Ordering::SeqCst));
+    assert!(tasks.is_empty());
+    let slow = report.get("slow").unwrap();
+    assert!(matches!(slow.exit(), Exit::Stopped), "{report}");
+    assert_time(&env, slow.stop_took().unwrap(), ms(30));
+    assert!(matches!(report.get("deaf").unwrap().exit(), Exit::Aborted));
+    assert_eq!(report.aborted().count(), 2, "{report}");
+    let spawned = report
+        .aborted()
+        .find(|t| t.name().starts_with("task spawned at "))
+        .expect("the unnamed task is reported");
+    assert!(spawned.name().contains("tasks.rs"), "{}", spawned.name());
+    assert!(!report.is_clean());
+    let text = report.to_string();
+    assert!(text.starts_with("3 tasks: 1 stopped, 2 aborted;"), "{text}");
+});
+
+conformance!(panicking_tasks_are_caught_and_reported, |env| async move {
+    let tasks = Tasks::new(env.rt.clone(), Shutdown::new());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tasks.on_failure(move |name, exit| log.lock().unwrap().push(format!("{name}: {exit}")));
+    let done = latch();
+    let guard = done.guard();
+    tasks
+        .start("boom", move |_stop| async move {
+            let _guard = guard;
+            explode(&format!("kaboom {}", 42));
+        })
+        .unwrap();
+    let guard = done.guard();
+    tasks
+        .spawn(async move {
+            let _guard = guard;
+            explode("unnamed");
+        })
+        .unwrap();
+    done.trigger(Reason::Requested);
+    done.drained().await;
+    // The registry still works after the panics.
+    tasks
+        .start("after", |stop| async move { stop.triggered().await })
+        .unwrap();
+    let report = tasks.shutdown(Duration::from_secs(5)).await;
+    match report.get("boom").unwrap().exit() {
+        Exit::Panicked(msg) => assert_eq!(msg, "kaboom 42"),
+        other => panic!("expected a panic, got {other:?}"),
+    }
+    assert!(matches!(report.get("after").unwrap().exit(), Exit::Stopped));
+    assert_eq!(report.unnamed_failures(), 1);
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0], "boom: panicked: kaboom 42");
+    assert!(seen[1].starts_with("task spawned at "), "{seen:?}");
+    assert!(seen[1].ends_with(": panicked: unnamed"), "{seen:?}");
+});
+
+conformance!(failing_task_backs_off_then_escalates, |env| async move {
+    let service = Shutdown::new();
+    let tasks = Tasks::new(env.rt.clone(), service.clone());
+    let runs = Arc::new(Mutex::new(Vec::new()));
+    let t0 = env.rt.now();
+    let (rt, log) = (env.rt.clone(), runs.clone());
+    let policy = Restart::on_failure()
+        .backoff(ms(10), Duration::from_secs(30))
+        .jitter(0.0);
+    tasks
+        .supervise("flaky", policy, move |_stop| {
+            log.lock().unwrap().push(rt.now() - t0);
+            async { Err::<(), _>("connection refused") }
+        })
+        .unwrap();
+    service.triggered().await;
+    let runs = runs.lock().unwrap().clone();
+    // Fails at once; restarts 10, 20, 40, 80, 160 ms later; the 6th failure
+    // is past the budget of 5 restarts in 60 s.
+    let want = [0, 10, 30, 70, 150, 310].map(ms);
+    assert_eq!(runs.len(), want.len(), "{runs:?}");
+    for (got, want) in runs.iter().zip(want) {
+        assert_time(&env, *got, want);
+    }
+    assert_time(&env, env.rt.now() - t0, ms(310));
+    assert_eq!(
+        service.reason(),
+        Some(Reason::TaskFailed {
+            task: "flaky".into(),
+            error: "connection refused (restart budget of 5 in 60s spent)".into()
+        })
+    );
+    assert_eq!(tasks.escalated(), ["flaky"]);
+    let report = tasks.shutdown(Duration::from_secs(1)).await;
+    let flaky = report.get("flaky").unwrap();
+    assert!(matches!(flaky.exit(), Exit::Failed(_)), "{report}");
+    assert_eq!(flaky.restarts(), 5);
+});
+
+conformance!(restarts_stop_once_shutdown_begins, |env| async move {
+    let service = Shutdown::new();
+    let tasks = Tasks::new(env.rt.clone(), service.clone());
+    let runs = Arc::new(AtomicUsize::new(0));
+    let failed = latch();
+    let (count, fail) = (runs.clone(), failed.clone());
+    let policy = Restart::always().backoff(Duration::from_secs(3600), Duration::from_secs(3600));
+    tasks
+        .supervise("retry", policy, move |_stop| {
+            count.fetch_add(1, Ordering::SeqCst);
+            fail.trigger(Reason::Requested);
+            async { Err::<(), _>("no") }
+        })
+        .unwrap();
+    failed.triggered().await;
+    // The supervisor sleeps an hour before the restart; the service's
+    // shutdown wakes it and no restart happens.
+    let t0 = env.rt.now();
+    service.trigger(Reason::Signal(15));
+    let report = tasks.shutdown(Duration::from_secs(5)).await;
+    assert!(env.rt.now() - t0 < Duration::from_secs(60));
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(report.get("retry").unwrap().restarts(), 0);
+    assert!(tasks.escalated().is_empty());
+});
+
+conformance!(critical_task_exit_triggers_shutdown, |env| async move {
+    let service = Shutdown::new();
+    let tasks = Tasks::new(env.rt.clone(), service.clone());
+    // A critical task stopped on request does not escalate.
+    tasks
+        .task("polite")
+        .critical()
+        .start(|stop| async move { stop.triggered().await })
+        .unwrap();
+    let report = tasks.stop("polite", Duration::from_secs(5)).await.unwrap();
+    assert!(matches!(report.exit(), Exit::Stopped));
+    assert!(!service.is_triggered());
+    // One that returns on its own does, even without an error.
+    let rt = env.rt.clone();
+    tasks
+        .task("server")
+        .critical()
+        .start(move |_stop| async move { rt.sleep(ms(20)).await })
+        .unwrap();
+    let t0 = env.rt.now();
+    service.triggered().await;
+    assert_time(&env, env.rt.now() - t0, ms(20));
+    assert_eq!(
+        service.reason(),
+        Some(Reason::TaskFailed {
+            task: "server".into(),
+            error: "critical task ended: completed".into()
+        })
+    );
+    assert_eq!(tasks.escalated(), ["server"]);
+});
+
+/// Runs a 20 ms periodic job whose first run takes 50 ms under `policy`, and
+/// returns the start times of its first `n` runs.
+async fn periodic_starts(env: &Env, policy: MissedTick, n: usize) -> Vec<Duration> {
+    let tasks = Tasks::new(env.rt.clone(), Shutdown::new());
+    let starts = Arc::new(Mutex::new(Vec::new()));
+    let running = Arc::new(AtomicBool::new(false));
+    let enough = latch();
+    let t0 = env.rt.now();
+    let (rt, log, enough_tx) = (env.rt.clone(), starts.clone(), enough.clone());
+    tasks
+        .periodic(
+            "job",
+            Periodic::new(ms(20)).missed_tick(policy),
+            move || {
+                let (rt, log, running, enough) =
+                    (rt.clone(), log.clone(), running.clone(), enough_tx.clone());
+                async move {
+                    assert!(!running.swap(true, Ordering::SeqCst), "runs overlapped");
+                    let first = {
+                        let mut log = log.lock().unwrap();
+                        log.push(rt.now() - t0);
+                        if log.len() >= n {
+                            enough.trigger(Reason::Requested);
+                        }
+                        log.len() == 1
+                    };
+                    if first {
+                        rt.sleep(ms(50)).await;
+                    }
+                    running.store(false, Ordering::SeqCst);
+                }
+            },
+        )
+        .unwrap();
+    enough.triggered().await;
+    let report = tasks.shutdown(Duration::from_secs(5)).await;
+    assert!(report.is_clean(), "{report}");
+    let starts = starts.lock().unwrap();
+    starts[..n].to_vec()
+}
+
+fn assert_starts(env: &Env, got: &[Duration], want: &[u64]) {
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(want) {
+        assert_time(env, *g, ms(*w));
+    }
+    assert!(got.windows(2).all(|w| w[0] <= w[1]), "{got:?}");
+}
+
+conformance!(periodic_delay_after_a_slow_run, |env| async move {
+    let got = periodic_starts(&env, MissedTick::Delay, 4).await;
+    assert_starts(&env, &got, &[0, 50, 70, 90]);
+});
+
+conformance!(periodic_skip_after_a_slow_run, |env| async move {
+    let got = periodic_starts(&env, MissedTick::Skip, 4).await;
+    assert_starts(&env, &got, &[0, 60, 80, 100]);
+});
+
+conformance!(periodic_burst_after_a_slow_run, |env| async move {
+    let got = periodic_starts(&env, MissedTick::Burst, 5).await;
+    assert_starts(&env, &got, &[0, 50, 50, 60, 80]);
+});
+
+conformance!(
+    periodic_failures_are_reported_and_the_loop_goes_on,
+    |env| async move {
+        let tasks = Tasks::new(env.rt.clone(), Shutdown::new());
+        let failures = Arc::new(Mutex::new(Vec::new()));
+        let log = failures.clone();
+        tasks.on_failure(move |name, exit| log.lock().unwrap().push(format!("{name}: {exit}")));
+        let runs = Arc::new(AtomicUsize::new(0));
+        let enough = latch();
+        let (count, enough_tx, rt) = (runs.clone(), enough.clone(), env.rt.clone());
+        let schedule = Periodic::new(ms(10)).timeout(ms(25));
+        tasks
+            .periodic("job", schedule, move || {
+                let n = count.fetch_add(1, Ordering::SeqCst);
+                if n == 3 {
+                    enough_tx.trigger(Reason::Requested);
+                }
+                let rt = rt.clone();
+                async move {
+                    match n {
+                        0 => Err("bad input".to_owned()),
+                        1 => panic!("bug"),
+                        2 => {
+                            rt.sleep(Duration::from_secs(3600)).await;
+                            Ok(())
+                        }
+                        _ => Ok(()),
+                    }
+                }
+            })
+            .unwrap();
+        enough.triggered().await;
+        let report = tasks.shutdown(Duration::from_secs(5)).await;
+        assert!(matches!(report.get("job").unwrap().exit(), Exit::Stopped));
+        let failures = failures.lock().unwrap().clone();
+        assert_eq!(
+            failures,
+            [
+                "job: failed: bad input",
+                "job: panicked: bug",
+                "job: failed: the run timed out after 25ms"
+            ]
+        );
+    }
+);
+
+conformance!(periodic_stop_wakes_the_sleep_at_once, |env| async move {
+    let tasks = Tasks::new(env.rt.clone(), Shutdown::new());
+    tasks
+        .every("hourly", Duration::from_secs(3600), || async {})
+        .unwrap();
+    // Let the first run happen, then stop during the hour's wait.
+    env.rt.sleep(ms(5)).await;
+    let t0 = env.rt.now();
+    let report = tasks.shutdown(Duration::from_secs(5)).await;
+    assert!(env.rt.now() - t0 < Duration::from_secs(5));
+    let hourly = report.get("hourly").unwrap();
+    assert!(matches!(hourly.exit(), Exit::Stopped));
+    assert_time(&env, hourly.stop_took().unwrap(), Duration::ZERO);
+});
+
+conformance!(
+    periodic_run_in_progress_finishes_within_grace,
+    |env| async move {
+        let tasks = Tasks::new(env.rt.clone(), Shutdown::new());
+        let started = latch();
+        let finished = Arc::new(AtomicBool::new(false));
+        let (rt, started_tx, done) = (env.rt.clone(), started.clone(), finished.clone());
+        tasks
+            .every("flush", Duration::from_secs(3600), move || {
+                let (rt, started, done) = (rt.clone(), started_tx.clone(), done.clone());
+                async move {
+                    started.trigger(Reason::Requested);
+                    rt.sleep(ms(40)).await;
+                    done.store(true, Ordering::SeqCst);
+                }
+            })
+            .unwrap();
+        started.triggered().await;
+        let report = tasks.shutdown(Duration::from_secs(5)).await;
+        assert!(finished.load(Ordering::SeqCst));
+        let flush = report.get("flush").unwrap();
+        assert!(matches!(flush.exit(), Exit::Stopped), "{report}");
+        assert_time(&env, flush.stop_took().unwrap(), ms(40));
+    }
+);
+
+conformance!(shield_survives_its_callers_drop, |env| async move {
+    let tasks = Tasks::new(env.rt.clone(), Shutdown::new());
+    let flushed = Arc::new(AtomicBool::new(false));
+    let shielded = latch();
+    let (handle, rt, done, shielded_tx) = (
+        tasks.clone(),
+        env.rt.clone(),
+        flushed.clone(),
+        shielded.clone(),
+    );
+    // A request handler shields its cleanup, then is cancelled while it waits.
+    tasks
+        .start("request", move |_stop| async move {
+            let cleanup = handle.shield(async move {
+                rt.sleep(ms(30)).await;
+                done.store(true, Ordering::SeqCst);
+            });
+            shielded_tx.trigger(Reason::Requested);
+            cleanup.await
+        })
+        .unwrap();
+    shielded.triggered().await;
+    let t0 = env.rt.now();
+    let request = tasks.stop("request", Duration::ZERO).await.unwrap();
+    assert!(matches!(request.exit(), Exit::Aborted));
+    assert!(!flushed.load(Ordering::SeqCst));
+    // The shutdown waits for the shielded cleanup.
+    let report = tasks.shutdown(Duration::from_secs(5)).await;
+    assert!(flushed.load(Ordering::SeqCst));
+    assert_time(&env, env.rt.now() - t0, ms(30));
+    assert_eq!(report.aborted().count(), 1, "{report}"); // the request, not the shield
+});
+
+conformance!(
+    shield_that_overruns_is_aborted_and_reported,
+    |env| async move {
+        let tasks = Tasks::new(env.rt.clone(), Shutdown::new());
+        let rt = env.rt.clone();
+        let stuck = tasks.shield(async move { rt.sleep(Duration::from_secs(3600)).await });
+        let t0 = env.rt.now();
+        let report = tasks.shutdown(ms(25)).await;
+        assert_time(&env, env.rt.now() - t0, ms(25));
+        let shield = report.aborted().next().expect("the shield is reported");
+        assert!(shield.name().starts_with("shield at "), "{report}");
+        assert!(shield.name().contains("tasks.rs"), "{report}");
+        assert_eq!(stuck.await, Err(ShieldError::Aborted));
+        // Shielding is never refused, even after the shutdown began.
+        assert_eq!(tasks.shield(async { 5 }).await, Ok(5));
+    }
+);
+
+conformance!(
+    hundred_thousand_tasks_spawned_and_drained,
+    |env| async move {
+        const N: usize = 100_000;
+        let tasks = Tasks::new(env.rt.clone(), Shutdown::new());
+        let ran = Arc::new(AtomicUsize::new(0));
+        for _ in 0..N {
+            let ran = ran.clone();
+            tasks
+                .spawn(async move {
+                    futures_lite::future::yield_now().await;
+                    ran.fetch_add(1, Ordering::Relaxed);
+                })
+                .unwrap();
+        }
+        tasks.close();
+        tasks.wait().await;
+        assert_eq!(ran.load(Ordering::Relaxed), N);
+        assert_eq!(tasks.len(), 0);
+        assert_eq!(Arc::strong_count(&ran), 1, "every task's memory was freed");
+        let report = tasks.shutdown(Duration::from_secs(1)).await;
+        assert!(report.is_clean());
+        assert!(report.tasks().is_empty());
+    }
+);
+
+#[test]
+fn handles_and_futures_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Tasks>();
+    // They hold the runtime's `Sleep`, which is `Send` only.
+    send::<steward::Stop>();
+    send::<steward::StopAll>();
+    send_sync::<steward::Wait<'static>>();
+    send_sync::<steward::Shielded<u32>>();
+    send_sync::<steward::Report>();
+    send_sync::<steward::TaskReport>();
+    send_sync::<Restart>();
+    send_sync::<Periodic>();
+}
