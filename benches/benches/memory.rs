@@ -17,9 +17,15 @@ use std::pin::Pin;
 use std::task::{Context, Waker};
 
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
-use steward::Shutdown;
+use std::sync::Arc;
+
+use async_executor::Executor;
+use steward::{Shutdown, Tasks};
 use steward_benches::{AsyncShutdown, Raw, Signal, Steward, Stopper, Token};
+use steward_smol::SmolRuntime;
+use steward_tokio::TokioRuntime;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
@@ -65,6 +71,57 @@ fn children<T, C>(root: T, child: impl Fn(&T) -> C) -> (usize, usize) {
     });
     drop(black_box(kept));
     (std::mem::size_of::<C>(), bytes.div_ceil(N))
+}
+
+/// Heap bytes per task spawned on a runtime that does not run it (so that
+/// every task is still alive when counted).
+fn spawned(spawn: impl Fn()) -> usize {
+    let (bytes, ()) = net_heap(|| {
+        for _ in 0..N {
+            spawn();
+        }
+    });
+    bytes.div_ceil(N)
+}
+
+/// Bytes per tracked task on tokio (current-thread, never driven) and on an
+/// executor that no thread runs: detached, through steward's `Tasks`,
+/// through tokio-util's `TaskTracker`.
+fn tracked_tasks() {
+    println!();
+    println!("## Bytes per spawned task, alive (N = {N}, a trivial `async {{}}` task)");
+    println!();
+    println!("| runtime | detached | steward `Tasks::spawn` | tokio-util `TaskTracker` | steward − detached |");
+    println!("|---|---:|---:|---:|---:|");
+    {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let detached = spawned(|| drop(rt.spawn(async {})));
+        let tasks = Tasks::new(
+            TokioRuntime::new(rt.handle().clone()).handle(),
+            Shutdown::new(),
+        );
+        let steward = spawned(|| tasks.spawn(async {}).expect("open"));
+        let tracker = TaskTracker::new();
+        let tokio_util = spawned(|| drop(rt.spawn(tracker.track_future(async {}))));
+        println!(
+            "| tokio | {detached} | {steward} | {tokio_util} | {} |",
+            steward.saturating_sub(detached)
+        );
+    }
+    {
+        let ex = Arc::new(Executor::new());
+        let detached = spawned(|| ex.spawn(async {}).detach());
+        let tasks = Tasks::new(SmolRuntime::new(Arc::clone(&ex)).handle(), Shutdown::new());
+        let steward = spawned(|| tasks.spawn(async {}).expect("open"));
+        let tracker = TaskTracker::new();
+        let tokio_util = spawned(|| ex.spawn(tracker.track_future(async {})).detach());
+        println!(
+            "| smol | {detached} | {steward} | {tokio_util} | {} |",
+            steward.saturating_sub(detached)
+        );
+    }
 }
 
 fn main() {
@@ -115,4 +172,5 @@ fn main() {
         "| tokio-util | {size} | {heap} | {} | `CancellationToken::child_token` |",
         size + heap
     );
+    tracked_tasks();
 }

@@ -64,6 +64,80 @@ pub trait BenchRuntime {
     const NAME: &'static str;
     /// Spawns a detached task.
     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F);
+    /// A handle that spawns on this runtime from inside its tasks.
+    fn spawner(&self) -> Spawner;
+}
+
+/// A cloneable handle that spawns on one of the two runtimes, from anywhere.
+#[derive(Clone)]
+pub enum Spawner {
+    /// tokio's runtime handle.
+    Tokio(tokio::runtime::Handle),
+    /// The executor.
+    Smol(Arc<Executor<'static>>),
+}
+
+impl Spawner {
+    /// Spawns a detached task.
+    pub fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F) {
+        match self {
+            Spawner::Tokio(handle) => drop(handle.spawn(future)),
+            Spawner::Smol(executor) => executor.spawn(future).detach(),
+        }
+    }
+
+    /// Spawns a task and returns the runtime's own handle to await its end.
+    pub fn spawn_join<F: Future<Output = ()> + Send + 'static>(&self, future: F) -> Join {
+        match self {
+            Spawner::Tokio(handle) => Join::Tokio(handle.spawn(future)),
+            Spawner::Smol(executor) => Join::Smol(executor.spawn(future)),
+        }
+    }
+
+    /// steward's runtime handle (through the adapter) for this runtime.
+    #[must_use]
+    pub fn steward(&self) -> steward::RuntimeHandle {
+        match self {
+            Spawner::Tokio(handle) => steward_tokio::TokioRuntime::new(handle.clone()).handle(),
+            Spawner::Smol(executor) => {
+                steward_smol::SmolRuntime::new(Arc::clone(executor)).handle()
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Spawner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Spawner::Tokio(_) => "Spawner::Tokio",
+            Spawner::Smol(_) => "Spawner::Smol",
+        })
+    }
+}
+
+/// A runtime's own join handle: tokio's `JoinHandle` or async-executor's `Task`.
+#[derive(Debug)]
+pub enum Join {
+    /// tokio's.
+    Tokio(tokio::task::JoinHandle<()>),
+    /// async-executor's.
+    Smol(async_executor::Task<()>),
+}
+
+impl Future for Join {
+    type Output = ();
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        match self.get_mut() {
+            Join::Tokio(handle) => std::pin::Pin::new(handle)
+                .poll(cx)
+                .map(|r| r.expect("task")),
+            Join::Smol(task) => std::pin::Pin::new(task).poll(cx),
+        }
+    }
 }
 
 /// tokio's multi-thread runtime with [`THREADS`] workers.
@@ -105,6 +179,10 @@ impl BenchRuntime for Tokio {
 
     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F) {
         drop(self.rt.spawn(future));
+    }
+
+    fn spawner(&self) -> Spawner {
+        Spawner::Tokio(self.rt.handle().clone())
     }
 }
 
@@ -180,6 +258,10 @@ impl BenchRuntime for Smol {
 
     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F) {
         self.executor.spawn(future).detach();
+    }
+
+    fn spawner(&self) -> Spawner {
+        Spawner::Smol(Arc::clone(&self.executor))
     }
 }
 
