@@ -9,10 +9,15 @@
 //!   `TaskTracker::spawn` does on tokio), then `close` and `wait`;
 //! - detached + counter: plain detached spawns, each counted up before its
 //!   spawn and down when it ends, the spawner waiting on an event for zero;
+//! - detached + counter, boxed: the same with each future boxed first, as
+//!   steward's type-erased `RuntimeHandle::spawn` does (to show what that
+//!   allocation costs);
 //! - join all: plain spawns whose join handles are kept and awaited in turn.
 //!
 //! Paired rounds (see `steward_benches::paired`).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,7 +33,7 @@ const N: usize = 100_000;
 fn timed<F, Fut>(spawner: &Spawner, body: F) -> Duration
 where
     F: FnOnce(Spawner) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
 {
     let done = Arc::new(Latch::new(1));
     let body = body(spawner.clone());
@@ -74,19 +79,26 @@ struct Counter {
     zero: Event,
 }
 
-fn detached_counter(spawner: &Spawner) -> Duration {
+fn detached_counter(spawner: &Spawner, boxed: bool) -> Duration {
     let counter = Arc::new(Counter::default());
     timed(spawner, move |spawner| async move {
         for _ in 0..N {
             // Relaxed: counting up publishes nothing.
             counter.live.fetch_add(1, Ordering::Relaxed);
             let counter = Arc::clone(&counter);
-            spawner.spawn(async move {
+            let task = async move {
                 // AcqRel: the last end is ordered after every other.
                 if counter.live.fetch_sub(1, Ordering::AcqRel) == 1 {
                     counter.zero.notify(usize::MAX);
                 }
-            });
+            };
+            if boxed {
+                // As a type-erased runtime handle spawns: one more allocation.
+                let task: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(task);
+                spawner.spawn(task);
+            } else {
+                spawner.spawn(task);
+            }
         }
         loop {
             // Acquire: pairs with the tasks' AcqRel decrements.
@@ -121,9 +133,16 @@ fn bench_runtime<R: BenchRuntime>(rt: &R, filter: Option<&str>) {
     }
     let spawner = rt.spawner();
     let s = &spawner;
-    let mut contenders: [Contender<'_>; 4] = [
+    let mut contenders: [Contender<'_>; 5] = [
         ("steward", Box::new(move || steward_tasks(s))),
-        ("detached+counter", Box::new(move || detached_counter(s))),
+        (
+            "detached+counter",
+            Box::new(move || detached_counter(s, false)),
+        ),
+        (
+            "detached+counter-boxed",
+            Box::new(move || detached_counter(s, true)),
+        ),
         ("join-all", Box::new(move || join_all(s))),
         ("tokio-util", Box::new(move || task_tracker(s))),
     ];
