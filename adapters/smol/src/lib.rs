@@ -29,11 +29,13 @@
     unreachable_pub
 )]
 
+mod app;
 mod probe_server;
 mod runtime;
 pub mod signal;
 mod tcp_check;
 
+pub use app::{App, Smol};
 pub use probe_server::ProbeServer;
 pub use runtime::SmolRuntime;
 pub use tcp_check::TcpCheck;

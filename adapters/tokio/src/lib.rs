@@ -29,6 +29,7 @@
     unreachable_pub
 )]
 
+mod app;
 #[cfg(feature = "axum")]
 pub mod axum;
 mod probe_server;
@@ -36,6 +37,7 @@ mod runtime;
 pub mod signal;
 mod tcp_check;
 
+pub use app::{App, Tokio};
 pub use probe_server::ProbeServer;
 pub use runtime::TokioRuntime;
 pub use tcp_check::TcpCheck;

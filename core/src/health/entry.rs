@@ -15,7 +15,6 @@
 //!   state under the lock and notifies after releasing it, so no wake-up is
 //!   lost.
 
-use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -27,6 +26,7 @@ use super::check::DynCheck;
 use super::{Check, CheckOutcome, CheckResult, Refresh, Status};
 use crate::runtime::RuntimeHandle;
 use crate::sync::{lock, Mutex};
+use crate::tasks::catch::panic_message;
 use crate::Shutdown;
 
 /// A result older than this many background intervals is stale.
@@ -266,15 +266,5 @@ impl Drop for Run {
             result.error = Some("cancelled: the runtime dropped the run".into());
             entry.finish(result, self.started);
         }
-    }
-}
-
-fn panic_message(panic: &(dyn Any + Send)) -> &str {
-    if let Some(s) = panic.downcast_ref::<&'static str>() {
-        s
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s
-    } else {
-        "a non-string payload"
     }
 }

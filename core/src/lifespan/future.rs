@@ -12,12 +12,13 @@ use std::time::{Duration, Instant};
 use event_listener::EventListener;
 use pin_project_lite::pin_project;
 
-use super::report::{panic_message, SharedError};
+use super::report::SharedError;
 use super::{
     shutdown_reason, Entry, Lifespan, LifespanError, LifespanReport, Slot, StepOutcome, StepPhase,
     StepReport, StopOutput,
 };
 use crate::runtime::Sleep;
+use crate::tasks::catch::panic_message;
 use crate::TriggeredOwned;
 
 pin_project! {

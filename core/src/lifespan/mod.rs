@@ -35,7 +35,8 @@ use crate::{Reason, Shutdown};
 pub use future::{LifespanRun, Start, Teardown};
 pub use report::{LifespanError, LifespanReport, StepOutcome, StepPhase, StepReport};
 
-use report::{panic_message, SharedError};
+use crate::tasks::catch::panic_message;
+use report::SharedError;
 
 /// Resources started in order, each with a name, a start future and a stop
 /// function, and torn down in reverse order on every exit path.

@@ -10,7 +10,7 @@
 //! switch is set, and records its end before it uncounts it. Nothing here
 //! needs a runtime's `JoinHandle`, so it reads the same on every runtime.
 
-mod catch;
+pub(crate) mod catch;
 mod registry;
 mod report;
 mod stop;

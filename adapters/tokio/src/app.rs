@@ -1,0 +1,75 @@
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+
+use steward::app::Platform;
+use steward::http::Endpoints;
+use steward::runtime::RuntimeHandle;
+use steward::signal::SignalHandler;
+use steward::Shutdown;
+use steward_hyper::Server;
+
+use crate::{ProbeServer, TokioRuntime};
+
+/// A service on tokio, from `main` in one call: signals, probes, the drain
+/// and the report. See [`steward::Lifecycle`] for the settings and the sequence.
+///
+/// # Examples
+///
+/// ```no_run
+/// # // no_run: it waits for SIGTERM.
+/// use std::process::ExitCode;
+///
+/// fn main() -> ExitCode {
+///     steward_tokio::App::new()
+///         .probe_addr(([127, 0, 0, 1], 8080).into())
+///         .run(|cx| async move {
+///             cx.tasks().start("worker", |stop| async move {
+///                 stop.triggered().await; // work until asked to stop
+///             })?;
+///             Ok::<_, steward::StartError>(())
+///         })
+/// }
+/// ```
+pub type App = steward::Lifecycle<Tokio>;
+
+/// tokio as a [`Platform`]: a multi-thread runtime, `tokio::time`,
+/// `tokio::signal`, and the probe server on a tokio listener.
+#[derive(Debug)]
+pub struct Tokio {
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Platform for Tokio {
+    fn new() -> io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        Ok(Self { runtime })
+    }
+
+    fn runtime(&self) -> RuntimeHandle {
+        TokioRuntime::new(self.runtime.handle().clone()).handle()
+    }
+
+    fn install_signals(&self, shutdown: &Shutdown) -> io::Result<SignalHandler> {
+        crate::signal::install(shutdown)
+    }
+
+    fn serve_probes(
+        &self,
+        addr: SocketAddr,
+        endpoints: Endpoints,
+        stop: Shutdown,
+    ) -> io::Result<SocketAddr> {
+        let _enter = self.runtime.enter();
+        let server = ProbeServer::bind(addr, Server::new(endpoints).close_on(stop))?;
+        let bound = server.local_addr()?;
+        self.runtime.spawn(server.run());
+        Ok(bound)
+    }
+
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+}
