@@ -579,7 +579,11 @@ pub fn report(figures: &[Figure]) {
         } else {
             format!("{:.2} ({:.2}–{:.2})", f.ratio[0], f.ratio[1], f.ratio[2])
         };
-        let per = if per < 10.0 { format!("{per:.2}") } else { format!("{per:.1}") };
+        let per = if per < 10.0 {
+            format!("{per:.2}")
+        } else {
+            format!("{per:.1}")
+        };
         println!("| {} | {:?} | {per} ns | {ratio} |", f.name, f.median);
     }
     // The target folder: the benchmark runs as `<target>/<profile>/deps/<name>`.
