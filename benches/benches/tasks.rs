@@ -146,7 +146,7 @@ fn bench_runtime<R: BenchRuntime>(rt: &R, filter: Option<&str>) {
         ("join-all", Box::new(move || join_all(s))),
         ("tokio-util", Box::new(move || task_tracker(s))),
     ];
-    report(&paired(&group, N as u64, 30, &mut contenders));
+    report(&paired(&group, N as u64, 50, &mut contenders));
 }
 
 fn main() {

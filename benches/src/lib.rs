@@ -156,6 +156,7 @@ impl Tokio {
     pub fn new() -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(THREADS)
+            .enable_all()
             .build()
             .expect("tokio runtime");
         Self { rt }
