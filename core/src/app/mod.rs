@@ -47,7 +47,7 @@ use crate::runtime::RuntimeHandle;
 use crate::signal::SignalHandler;
 use crate::{Reason, Shutdown};
 
-pub use context::Context;
+pub use context::{Context, TASKS_CHECK};
 pub use report::{AppReport, Startup};
 
 /// The default budget from the trigger to the exit: under Kubernetes' 30 s
