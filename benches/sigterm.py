@@ -8,26 +8,35 @@ for the line it prints once it is up, sends SIGTERM, and times until the
 process has exited (as a supervisor sees it: `waitpid` returns). Each run
 must exit with status 0. Prints the median, 90th percentile and maximum.
 
-Programs (the `service` example does not exist yet; these are the idle
-programs there are):
+Programs:
 
+- `service` (the idle job service on smol: job listener, probe server,
+  workers, journal in a fresh temporary folder; no pre-stop delay outside
+  Kubernetes), the figure the bar is for;
 - `hello --runtime smol|tokio --drain-ms 0`: signal handlers, one worker
   holding a guard, drained at once;
 - `probes --probe-addr 127.0.0.1:0`: `steward_smol::App` with its probe
-  server and three checks (no pre-stop delay outside Kubernetes).
+  server and three checks.
 """
 
 import os
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 PROGRAMS = [
+    (
+        "service (idle)",
+        ["service", "--listen", "127.0.0.1:0", "--probe-addr", "127.0.0.1:0", "--data", "{tmp}"],
+        "listening on",
+    ),
     ("hello (smol)", ["hello", "--runtime", "smol", "--drain-ms", "0"], "ready"),
     ("hello (tokio)", ["hello", "--runtime", "tokio", "--drain-ms", "0"], "ready"),
     ("probes (smol App)", ["probes", "--probe-addr", "127.0.0.1:0"], "probes on"),
@@ -35,8 +44,9 @@ PROGRAMS = [
 
 
 def once(argv, marker):
+    tmp = tempfile.mkdtemp(prefix="steward-sigterm-")
     proc = subprocess.Popen(
-        [str(TARGET / "release" / argv[0]), *argv[1:]],
+        [str(TARGET / "release" / argv[0]), *(a.format(tmp=tmp) for a in argv[1:])],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -55,6 +65,7 @@ def once(argv, marker):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
     if status != 0:
         raise RuntimeError(f"{argv[0]} exited with {status}")
     return took
@@ -63,7 +74,8 @@ def once(argv, marker):
 def main():
     iterations = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     subprocess.run(
-        ["cargo", "build", "--release", "-p", "steward-examples", "--bin", "hello", "--bin", "probes"],
+        ["cargo", "build", "--release", "-p", "steward-examples"]
+        + [arg for _, argv, _ in PROGRAMS for arg in ("--bin", argv[0])],
         cwd=ROOT,
         check=True,
     )

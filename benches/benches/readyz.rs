@@ -15,8 +15,7 @@
 //! attempts the kernel dropped because the listen queue was full (from
 //! `/proc/net/netstat`, machine-wide: other programs' drops count too; a
 //! dropped SYN is retried by the client after 1 s). Printed as the median
-//! over the rounds; no peer to compare with. A third row serves tokio from a
-//! listener with a listen queue of 1,024 instead of `ProbeServer`'s 128.
+//! over the rounds; no peer to compare with.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -151,21 +150,6 @@ fn probe_server(spawner: &Spawner, runs: &Arc<AtomicUsize>) -> Server {
     Server::new(Endpoints::new(probes(&spawner.steward(), runs))).max_connections(1024)
 }
 
-/// A tokio listener with a listen queue of 1,024 (`TcpSocket::listen`),
-/// where `ProbeServer::bind` gets 128 (std's `TcpListener::bind`): shows
-/// what the listen queue's length does to a burst.
-struct Backlog1024(tokio::net::TcpListener);
-
-impl steward_hyper::Listener for Backlog1024 {
-    type Io = hyper_util::rt::TokioIo<tokio::net::TcpStream>;
-
-    async fn accept(&mut self) -> std::io::Result<(Self::Io, SocketAddr)> {
-        let (stream, peer) = self.0.accept().await?;
-        stream.set_nodelay(true)?;
-        Ok((hyper_util::rt::TokioIo::new(stream), peer))
-    }
-}
-
 fn main() {
     steward_benches::stable_heap();
     let filter = steward_benches::filter();
@@ -192,22 +176,6 @@ fn main() {
             server.run().await;
         });
         bench("tokio", addr, &runs);
-
-        let runs = Arc::new(AtomicUsize::new(0));
-        let server = probe_server(&rt.spawner(), &runs);
-        let listener = {
-            let _enter = rt.runtime().enter();
-            let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-            socket
-                .bind("127.0.0.1:0".parse().expect("address"))
-                .expect("bind");
-            socket.listen(1024).expect("listen")
-        };
-        let addr = listener.local_addr().expect("address");
-        rt.spawn(async move {
-            server.serve(Backlog1024(listener)).await;
-        });
-        bench("tokio, listen queue 1,024", addr, &runs);
     }
     if wanted(Smol::NAME) {
         let rt = Smol::new();
