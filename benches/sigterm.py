@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -57,10 +58,15 @@ def once(argv, marker):
                 break
         else:
             raise RuntimeError(f"{argv[0]} ended before printing {marker!r}")
+        # A plain blocking wait: `wait(timeout=...)` polls with growing sleeps
+        # (0.5, 1, 2, 4 ms...) and would round every figure up to one of them.
+        watchdog = threading.Timer(30, proc.kill)
+        watchdog.start()
         start = time.perf_counter()
         proc.send_signal(signal.SIGTERM)
-        status = proc.wait(timeout=30)
+        status = proc.wait()
         took = time.perf_counter() - start
+        watchdog.cancel()
     finally:
         if proc.poll() is None:
             proc.kill()
