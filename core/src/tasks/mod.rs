@@ -205,8 +205,9 @@ impl Tasks {
     /// [`shutdown`](Tasks::shutdown)'s grace runs out.
     ///
     /// It is [`track`](Tasks::track)'s future spawned on the registry's
-    /// runtime, which type-erases (boxes) it: spawn `track`'s future on the
-    /// runtime directly to save that allocation.
+    /// runtime, which type-erases (boxes) it. Spawning `track`'s future on
+    /// the runtime directly saves that allocation, but not always time: see
+    /// [`track`](Tasks::track)'s caveats.
     ///
     /// # Errors
     ///
@@ -261,6 +262,14 @@ impl Tasks {
     /// Dropping the [`Tracked`] (never spawned, or dropped by its runtime)
     /// drops the task and uncounts it, so a waiter is not held up by it; the
     /// task is then neither reported nor logged.
+    ///
+    /// # Caveats
+    ///
+    /// [`Tracked`] carries its bookkeeping inline (32 bytes beside the task
+    /// on 64-bit targets). A runtime that stores the spawned future inside
+    /// its own task allocation (tokio does) may then need a larger block:
+    /// for tiny tasks on tokio this measured slower than
+    /// [`spawn`](Tasks::spawn)'s box, on smol faster (`BENCHMARKS.md`).
     ///
     /// # Examples
     ///
