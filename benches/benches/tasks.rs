@@ -4,7 +4,11 @@
 //! Contenders, each spawning from inside a task (as a service does) and
 //! timed from the first spawn until the spawner knows every task has ended:
 //!
-//! - steward: `Tasks::spawn`, then `close` and `wait`;
+//! - steward-track (the one the ratios divide): `Tasks::track` spawned on
+//!   the runtime directly (`tokio::spawn(tasks.track(f)?)`,
+//!   `executor.spawn(tasks.track(f)?).detach()`), then `close` and `wait`;
+//! - steward-spawn: `Tasks::spawn` (the same future spawned through the
+//!   type-erased `RuntimeHandle::spawn`, which boxes it), `close`, `wait`;
 //! - tokio-util: `TaskTracker::track_future` spawned on the runtime (what
 //!   `TaskTracker::spawn` does on tokio), then `close` and `wait`;
 //! - detached + counter: plain detached spawns, each counted up before its
@@ -55,6 +59,17 @@ fn steward_tasks(spawner: &Spawner) -> Duration {
     timed(spawner, move |_| async move {
         for _ in 0..N {
             tasks.spawn(async {}).expect("open");
+        }
+        tasks.close();
+        tasks.wait().await;
+    })
+}
+
+fn steward_track(spawner: &Spawner) -> Duration {
+    let tasks = Tasks::new(spawner.steward(), Shutdown::new());
+    timed(spawner, move |spawner| async move {
+        for _ in 0..N {
+            spawner.spawn(tasks.track(async {}).expect("open"));
         }
         tasks.close();
         tasks.wait().await;
@@ -133,8 +148,9 @@ fn bench_runtime<R: BenchRuntime>(rt: &R, filter: Option<&str>) {
     }
     let spawner = rt.spawner();
     let s = &spawner;
-    let mut contenders: [Contender<'_>; 5] = [
-        ("steward", Box::new(move || steward_tasks(s))),
+    let mut contenders: [Contender<'_>; 6] = [
+        ("steward-track", Box::new(move || steward_track(s))),
+        ("steward-spawn", Box::new(move || steward_tasks(s))),
         (
             "detached+counter",
             Box::new(move || detached_counter(s, false)),

@@ -188,5 +188,5 @@ pub use shutdown::{
 pub use signal::{SignalAction, SignalHandler};
 pub use tasks::{
     Exit, Report, Restart, StartError, Stop, StopAll, TaskBuilder, TaskError, TaskOutput,
-    TaskReport, Tasks, Wait,
+    TaskReport, Tasks, Tracked, Wait,
 };

@@ -163,3 +163,37 @@ fn stop_signal_races_abort() {
         join_all(&threads);
     });
 }
+
+/// A tracked future dropped unpolled on another thread races `close` and
+/// `wait`: its count is released, so `wait` returns, and only after the drop.
+#[test]
+fn tracked_future_dropped_unpolled_races_close_and_wait() {
+    loom::model(|| {
+        let (tasks, threads) = registry();
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let guard = DropCount(Arc::clone(&dropped));
+        let tracked = tasks
+            .track(async move {
+                let _guard = guard;
+            })
+            .unwrap();
+        let dropper = thread::spawn(move || drop(tracked));
+        assert!(tasks.close());
+        block_on(tasks.wait());
+        // SeqCst: the drop's write must be ordered before `wait` returned.
+        assert_eq!(dropped.load(Ordering::SeqCst), 1);
+        assert_eq!(tasks.len(), 0);
+        dropper.join().unwrap();
+        join_all(&threads);
+    });
+}
+
+/// Counts its drops.
+struct DropCount(Arc<AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        // SeqCst: read by the main thread after `wait`.
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use steward::testing::TestRuntime;
-use steward::{Exit, FirstRun, Periodic, Reason, Restart, Shutdown, Tasks};
+use steward::{Exit, FirstRun, Periodic, Reason, Restart, Shutdown, StartError, Tasks};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -261,4 +261,174 @@ fn a_panic_in_the_task_factory_is_caught() {
         matches!(report.get("eager").unwrap().exit(), Exit::Panicked(m) if m == "no config"),
         "{report}"
     );
+}
+
+/// Sets its flag when dropped.
+struct SetOnDrop(Arc<AtomicUsize>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn tracked_futures_are_counted_until_they_end_and_waited_for() {
+    let rt = TestRuntime::new();
+    let tasks = Tasks::new(rt.handle(), Shutdown::new());
+    let go = Shutdown::new();
+    let ran = Arc::new(AtomicUsize::new(0));
+    for _ in 0..3 {
+        let (go, ran) = (go.clone(), ran.clone());
+        let tracked = tasks
+            .track(async move {
+                go.triggered().await;
+                ran.fetch_add(1, Ordering::SeqCst);
+            })
+            .unwrap();
+        rt.handle().spawn(tracked);
+    }
+    assert_eq!(tasks.len(), 3);
+    assert!(tasks.close());
+    assert_eq!(tasks.track(async {}).unwrap_err(), StartError::Closed);
+    rt.run_until_idle();
+    assert_eq!(tasks.len(), 3, "still running after the close");
+    go.trigger(Reason::Requested);
+    rt.block_on(tasks.wait());
+    assert_eq!(ran.load(Ordering::SeqCst), 3);
+    assert_eq!(tasks.len(), 0);
+    assert_eq!(Arc::strong_count(&ran), 1, "the futures were dropped");
+}
+
+#[test]
+fn a_dropped_tracked_future_is_uncounted_polled_or_not() {
+    let rt = TestRuntime::new();
+    let tasks = Tasks::new(rt.handle(), Shutdown::new());
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let guard = SetOnDrop(dropped.clone());
+    let unpolled = tasks.track(async move { drop(guard) }).unwrap();
+    let guard = SetOnDrop(dropped.clone());
+    let mut pending = Box::pin(
+        tasks
+            .track(async move {
+                let _guard = guard;
+                futures_lite::future::pending::<()>().await;
+            })
+            .unwrap(),
+    );
+    assert!(rt
+        .block_on(futures_lite::future::poll_once(pending.as_mut()))
+        .is_none());
+    assert_eq!(tasks.len(), 2);
+    drop(unpolled);
+    assert_eq!(tasks.len(), 1);
+    drop(pending);
+    assert_eq!(tasks.len(), 0);
+    assert_eq!(dropped.load(Ordering::SeqCst), 2);
+    tasks.close();
+    rt.block_on(tasks.wait());
+    let report = rt.block_on(tasks.shutdown(ms(10)));
+    assert!(
+        report.is_clean(),
+        "a dropped future is not reported: {report}"
+    );
+}
+
+/// Records the registry's count at the moment it is dropped.
+struct LenOnDrop(Tasks, Arc<AtomicUsize>);
+
+impl Drop for LenOnDrop {
+    fn drop(&mut self) {
+        self.1.store(self.0.len(), Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_dropped_tracked_future_is_dropped_before_it_is_uncounted() {
+    let rt = TestRuntime::new();
+    let tasks = Tasks::new(rt.handle(), Shutdown::new());
+    let len_at_drop = Arc::new(AtomicUsize::new(usize::MAX));
+    let guard = LenOnDrop(tasks.clone(), len_at_drop.clone());
+    let tracked = tasks.track(async move { drop(guard) }).unwrap();
+    drop(tracked);
+    assert_eq!(
+        len_at_drop.load(Ordering::SeqCst),
+        1,
+        "still counted while dropped"
+    );
+    assert_eq!(tasks.len(), 0);
+}
+
+#[test]
+fn a_tracked_future_uncounts_itself_when_it_ends_not_when_dropped() {
+    let rt = TestRuntime::new();
+    let tasks = Tasks::new(rt.handle(), Shutdown::new());
+    let mut tracked = Box::pin(tasks.track(async {}).unwrap());
+    rt.block_on(tracked.as_mut());
+    assert_eq!(tasks.len(), 0, "ended, though its future is still held");
+    // Polled again after it ended: it stays pending and counts nothing.
+    assert!(rt
+        .block_on(futures_lite::future::poll_once(tracked.as_mut()))
+        .is_none());
+    drop(tracked);
+    assert_eq!(tasks.len(), 0);
+    assert!(format!("{:?}", tasks.track(async {}).unwrap()).contains("ended: false"));
+}
+
+/// Panics with `boom {n}`, typed as a task that returns `()`.
+fn explode(n: u32) {
+    panic!("boom {n}");
+}
+
+#[test]
+fn tracked_panics_and_errors_are_caught_and_reported() {
+    let rt = TestRuntime::new();
+    let tasks = Tasks::new(rt.handle(), Shutdown::new());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tasks.on_failure(move |name, exit| log.lock().unwrap().push(format!("{name}: {exit}")));
+    rt.handle()
+        .spawn(tasks.track(async { explode(7) }).unwrap());
+    rt.handle()
+        .spawn(tasks.track(async { Err::<(), _>("refused") }).unwrap());
+    rt.handle()
+        .spawn(tasks.track(async { Ok::<(), &str>(()) }).unwrap());
+    rt.run_until_idle();
+    assert_eq!(tasks.len(), 0);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen[0].starts_with("task spawned at "), "{seen:?}");
+    assert!(seen[0].contains("tasks.rs"), "{seen:?}");
+    assert!(seen[0].ends_with("panicked: boom 7"), "{seen:?}");
+    assert!(seen[1].ends_with("failed: refused"), "{seen:?}");
+    let report = rt.block_on(tasks.shutdown(ms(10)));
+    assert_eq!(report.unnamed_failures(), 2);
+}
+
+#[test]
+fn a_tracked_future_is_dropped_when_the_grace_runs_out() {
+    let rt = TestRuntime::new();
+    let tasks = Tasks::new(rt.handle(), Shutdown::new());
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let guard = SetOnDrop(dropped.clone());
+    let tracked = tasks
+        .track(async move {
+            let _guard = guard;
+            futures_lite::future::pending::<()>().await;
+        })
+        .unwrap();
+    rt.handle().spawn(tracked);
+    rt.run_until_idle();
+    let report = rt.block_on(tasks.shutdown(ms(500)));
+    assert_eq!(rt.elapsed(), ms(500));
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+    assert_eq!(tasks.len(), 0);
+    let aborted: Vec<_> = report.aborted().collect();
+    assert_eq!(aborted.len(), 1, "{report}");
+    assert!(
+        aborted[0].name().starts_with("task spawned at "),
+        "{report}"
+    );
+    assert!(aborted[0].name().contains("tasks.rs"), "{report}");
+    assert!(matches!(aborted[0].exit(), Exit::Aborted));
 }

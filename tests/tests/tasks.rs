@@ -495,6 +495,33 @@ conformance!(
     }
 );
 
+conformance!(
+    hundred_thousand_tracked_futures_spawned_and_waited_for,
+    |env| async move {
+        const N: usize = 100_000;
+        let tasks = Tasks::new(env.rt.clone(), Shutdown::new());
+        let ran = Arc::new(AtomicUsize::new(0));
+        for _ in 0..N {
+            let ran = ran.clone();
+            let tracked = tasks
+                .track(async move {
+                    futures_lite::future::yield_now().await;
+                    ran.fetch_add(1, Ordering::Relaxed);
+                })
+                .unwrap();
+            env.rt.spawn(tracked);
+        }
+        tasks.close();
+        tasks.wait().await;
+        assert_eq!(ran.load(Ordering::Relaxed), N);
+        assert_eq!(tasks.len(), 0);
+        assert_eq!(Arc::strong_count(&ran), 1, "every task's memory was freed");
+        let report = tasks.shutdown(Duration::from_secs(1)).await;
+        assert!(report.is_clean());
+        assert!(report.tasks().is_empty());
+    }
+);
+
 #[test]
 fn handles_and_futures_are_send_and_sync() {
     fn send_sync<T: Send + Sync>() {}
@@ -505,6 +532,7 @@ fn handles_and_futures_are_send_and_sync() {
     send::<steward::StopAll>();
     send_sync::<steward::Wait<'static>>();
     send_sync::<steward::Shielded<u32>>();
+    send_sync::<steward::Tracked<futures_lite::future::Ready<()>>>();
     send_sync::<steward::Report>();
     send_sync::<steward::TaskReport>();
     send_sync::<Restart>();

@@ -199,30 +199,45 @@ impl<F: Future> Future for Guarded<'_, F> {
     type Output = Outcome<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        if this.abort.is_set() {
-            this.future.abort();
-            return Poll::Ready(Outcome::Aborted);
-        }
-        match this.future.as_mut().poll(cx) {
-            Poll::Ready(Ok(out)) => return Poll::Ready(Outcome::Done(out)),
-            Poll::Ready(Err(msg)) => return Poll::Ready(Outcome::Panicked(msg)),
-            Poll::Pending => {}
-        }
-        loop {
-            match this.listener {
-                None => *this.listener = Some(this.abort.event.listen()),
-                Some(l) => {
-                    if Pin::new(l).poll(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    *this.listener = None;
+        let this = self.project();
+        poll_guarded(this.abort, this.listener, this.future, cx)
+    }
+}
+
+/// One poll of a guarded task: `future` with its panics caught, dropped
+/// when `abort` is set. `listener` is the caller's slot for the listener on
+/// the abort event, made only once the task first returns `Pending`.
+///
+/// Shared by [`Guarded`] (which borrows its cell) and
+/// [`Tracked`](super::Tracked) (which owns the registry it reads it from).
+pub(crate) fn poll_guarded<F: Future>(
+    abort: &AbortCell,
+    listener: &mut Option<EventListener>,
+    mut future: Pin<&mut CatchUnwind<F>>,
+    cx: &mut Context<'_>,
+) -> Poll<Outcome<F::Output>> {
+    if abort.is_set() {
+        future.abort();
+        return Poll::Ready(Outcome::Aborted);
+    }
+    match future.as_mut().poll(cx) {
+        Poll::Ready(Ok(out)) => return Poll::Ready(Outcome::Done(out)),
+        Poll::Ready(Err(msg)) => return Poll::Ready(Outcome::Panicked(msg)),
+        Poll::Pending => {}
+    }
+    loop {
+        match listener {
+            None => *listener = Some(abort.event.listen()),
+            Some(l) => {
+                if Pin::new(l).poll(cx).is_pending() {
+                    return Poll::Pending;
                 }
+                *listener = None;
             }
-            if this.abort.is_set() {
-                this.future.abort();
-                return Poll::Ready(Outcome::Aborted);
-            }
+        }
+        if abort.is_set() {
+            future.abort();
+            return Poll::Ready(Outcome::Aborted);
         }
     }
 }

@@ -15,6 +15,7 @@ mod registry;
 mod report;
 mod stop;
 mod supervise;
+mod track;
 mod tracker;
 
 use std::error::Error;
@@ -33,6 +34,7 @@ pub use report::{Exit, Report, TaskError, TaskReport};
 pub use stop::{Stop, StopAll, Wait};
 pub use supervise::Restart;
 pub(crate) use supervise::Rng;
+pub use track::Tracked;
 
 use registry::Finish;
 
@@ -202,6 +204,11 @@ impl Tasks {
     /// a [`Shutdown`] if it needs one) and is dropped when a
     /// [`shutdown`](Tasks::shutdown)'s grace runs out.
     ///
+    /// It is [`track`](Tasks::track)'s future spawned on the registry's
+    /// runtime, which type-erases (boxes) it. Spawning `track`'s future on
+    /// the runtime directly saves that allocation, but not always time: see
+    /// [`track`](Tasks::track)'s caveats.
+    ///
     /// # Errors
     ///
     /// [`StartError::Closed`] once the registry is closed.
@@ -227,23 +234,75 @@ impl Tasks {
         F: Future + Send + 'static,
         F::Output: TaskOutput,
     {
+        let tracked = self.track(future)?;
+        self.inner.rt.spawn(tracked);
+        Ok(())
+    }
+
+    /// Counts `future` as an unnamed task and returns it, for the caller to
+    /// spawn on its runtime directly: `tokio::spawn(tasks.track(f)?)`,
+    /// `smol::spawn(tasks.track(f)?).detach()`.
+    ///
+    /// The task is [`spawn`](Tasks::spawn)'s, without the type erasure: the
+    /// returned [`Tracked`] is a named future over `F` (no allocation of its
+    /// own), so the runtime's spawn is the only one. It is counted from this
+    /// call until it ends or is dropped, so [`wait`](Tasks::wait),
+    /// [`close`](Tasks::close) and [`shutdown`](Tasks::shutdown) see it; its
+    /// panics are caught around each poll; its panic or error is logged
+    /// (with where it was tracked) and passed to the failure hook; and it is
+    /// dropped when a shutdown's grace runs out, reported as aborted.
+    /// `future` need not be `Send` (a local executor may run it).
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::Closed`] once the registry is closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the [`Tracked`] (never spawned, or dropped by its runtime)
+    /// drops the task and uncounts it, so a waiter is not held up by it; the
+    /// task is then neither reported nor logged.
+    ///
+    /// # Caveats
+    ///
+    /// [`Tracked`] carries its bookkeeping inline (32 bytes beside the task
+    /// on 64-bit targets). A runtime that stores the spawned future inside
+    /// its own task allocation (tokio does) may then need a larger block:
+    /// for tiny tasks on tokio this measured slower than
+    /// [`spawn`](Tasks::spawn)'s box, on smol faster (`BENCHMARKS.md`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "test-util")] {
+    /// use futures_lite::future::block_on;
+    /// use steward::{testing::TestRuntime, Shutdown, StartError, Tasks};
+    ///
+    /// let rt = TestRuntime::new();
+    /// let tasks = Tasks::new(rt.handle(), Shutdown::new());
+    /// // With a runtime: `tokio::spawn(tasks.track(work)?)`.
+    /// let work = tasks.track(async { Err::<(), _>("refused") })?;
+    /// let unused = tasks.track(async {})?;
+    /// assert_eq!(tasks.len(), 2);
+    /// drop(unused); // uncounted
+    /// tasks.close();
+    /// block_on(work); // logged as failed
+    /// block_on(tasks.wait());
+    /// assert!(matches!(tasks.track(async {}), Err(StartError::Closed)));
+    /// # }
+    /// # Ok::<(), steward::StartError>(())
+    /// ```
+    #[track_caller]
+    pub fn track<F>(&self, future: F) -> Result<Tracked<F>, StartError>
+    where
+        F: Future,
+        F::Output: TaskOutput,
+    {
         if !self.inner.tracker.try_add() {
             return Err(StartError::Closed);
         }
-        let at = Location::caller();
         let token = Token(Arc::clone(&self.inner));
-        self.inner.rt.spawn(async move {
-            let exit = match Guarded::new(&token.0.abort, future).await {
-                Outcome::Done(out) => match out.into_result() {
-                    Ok(()) => return,
-                    Err(e) => Exit::Failed(Arc::from(e)),
-                },
-                Outcome::Panicked(msg) => Exit::Panicked(msg),
-                Outcome::Aborted => Exit::Aborted,
-            };
-            token.0.finish_unnamed("task spawned", at, exit);
-        });
-        Ok(())
+        Ok(Tracked::new(token, Location::caller(), future))
     }
 
     /// Runs a named task, once.
