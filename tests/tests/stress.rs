@@ -68,6 +68,55 @@ async fn yields(n: usize) {
     }
 }
 
+/// Two parties that take their next step at the same moment, one of them a
+/// few spins later: how a round lands one action inside another's window
+/// (a trigger inside a last guard's release, a close inside a last task's
+/// end), which a scheduler alone hits rarely.
+///
+/// Both parties always run on different threads (an outside thread and a
+/// task, or two outside threads), and both are sent out in the same round,
+/// so the spin always ends.
+#[derive(Clone)]
+struct Meet(Arc<AtomicUsize>);
+
+impl Meet {
+    fn new() -> Self {
+        Self(Arc::new(AtomicUsize::new(0)))
+    }
+
+    /// Arrives, waits for the other party, then spins `delay` times.
+    fn meet(&self, delay: usize) {
+        // SeqCst: a plain two-party count.
+        self.0.fetch_add(1, Ordering::SeqCst);
+        let mut spins = 0_u32;
+        while self.0.load(Ordering::SeqCst) < 2 {
+            spins = spins.wrapping_add(1);
+            if spins % 64 == 0 {
+                // Two cores, many threads: let the other party run.
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        for _ in 0..delay {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// Spins for one side of a [`Meet`]: 0 on one side, up to `MAX_DELAY` on the
+/// other, so that the rounds sweep the window from both ends.
+const MAX_DELAY: usize = 256;
+
+fn delays(rng: &mut Rng) -> (usize, usize) {
+    let delay = rng.below(MAX_DELAY);
+    if rng.coin() {
+        (delay, 0)
+    } else {
+        (0, delay)
+    }
+}
+
 /// Threads outside the runtime, each running the jobs it is sent in order.
 ///
 /// A job that panics is caught (the panic hook prints it) so the thread lives
@@ -267,10 +316,13 @@ conformance!(scope_trigger_waiters_and_guards_race, |env| async move {
         let root = Shutdown::new();
         let child = root.child();
 
-        // Guards that hold the drain: one dropped by a task once the child is
-        // triggered, one by an outside thread whenever it gets to it.
+        // Guards that hold the drain: one dropped by a task (once the child is
+        // triggered, or after a few yields), one by an outside thread: when it
+        // gets to it, or (a third of the rounds) at the very moment the root
+        // is triggered.
         let task_guard = child.guard();
         let thread_guard = root.guard();
+        let meet = (rng.below(3) == 0).then(|| (Meet::new(), delays(&mut rng)));
 
         // Waiters in the runtime, on both scopes.
         for scope in [root.clone(), child.clone()] {
@@ -305,15 +357,26 @@ conformance!(scope_trigger_waiters_and_guards_race, |env| async move {
         });
 
         // The guards' releases.
-        let ticket = round.ticket("task: drop a guard once triggered");
-        let scope = child.clone();
+        let (ticket, scope) = (round.ticket("task: drop a guard"), child.clone());
+        let (after_trigger, n) = (rng.coin(), rng.below(3));
         env.rt.spawn(async move {
-            scope.triggered().await;
+            if after_trigger {
+                scope.triggered().await;
+            } else {
+                yields(n).await;
+            }
             drop(task_guard);
             ticket.done();
         });
         let ticket = round.ticket("thread: drop a guard");
-        actors.run(rng.below(2), move || {
+        let (lane, releaser) = match &meet {
+            Some((meet, (_, delay))) => (1, Some((meet.clone(), *delay))),
+            None => (rng.below(2), None),
+        };
+        actors.run(lane, move || {
+            if let Some((meet, delay)) = releaser {
+                meet.meet(delay);
+            }
             drop(thread_guard);
             ticket.done();
         });
@@ -351,17 +414,32 @@ conformance!(scope_trigger_waiters_and_guards_race, |env| async move {
             let (target, is_root) = (target.clone(), target.ptr_eq(&root));
             let (reason, wins) = (Reason::Signal([15, 2][i]), Arc::clone(&root_wins));
             let subtree = target.child();
+            // The first trigger meets the guard's release, in meeting rounds.
+            let meeting = match &meet {
+                Some((meet, (delay, _))) if i == 0 => Some((meet.clone(), *delay)),
+                _ => None,
+            };
             let fire = move || {
+                if let Some((meet, delay)) = meeting {
+                    meet.meet(delay);
+                }
                 if target.trigger(reason) && is_root {
                     wins.fetch_add(1, Ordering::SeqCst);
                 }
                 // Won or lost, the subtree reads triggered once it returns.
                 assert!(target.is_triggered() && subtree.is_triggered());
             };
-            match rng.below(3) {
+            // A meeting trigger runs on lane 0 or in a task: never where the
+            // release (lane 1) or the scenario itself waits for it.
+            let place = match (&meet, i) {
+                (Some(_), 0) => rng.below(2),
+                _ => rng.below(3),
+            };
+            match place {
                 0 => {
                     let ticket = round.ticket("thread: trigger");
-                    actors.run(rng.below(2), move || {
+                    let lane = if meet.is_some() { 0 } else { rng.below(2) };
+                    actors.run(lane, move || {
                         fire();
                         ticket.done();
                     });
@@ -485,6 +563,19 @@ conformance!(tasks_spawn_close_and_wait_race, |env| async move {
             Counts::load(&counts.accepted) >= first,
             "refused while open"
         );
+        // In a third of the rounds, one more task ends at the very moment an
+        // outside thread closes the registry.
+        let meet = (rng.below(3) == 0).then(|| (Meet::new(), delays(&mut rng)));
+        if let Some((meet, (delay, _))) = &meet {
+            let (meet, delay, c) = (meet.clone(), *delay, Arc::clone(&counts));
+            tasks
+                .spawn(async move {
+                    c.ran.fetch_add(1, Ordering::SeqCst);
+                    meet.meet(delay); // then return: the end races the close
+                })
+                .expect("the registry is open");
+            counts.accepted.fetch_add(1, Ordering::SeqCst);
+        }
 
         // More spawns, racing the close: from a task and from a thread.
         let (shapes, t, c, g) = (
@@ -548,12 +639,17 @@ conformance!(tasks_spawn_close_and_wait_race, |env| async move {
             ticket.done();
         });
 
-        // The close: from a thread, a task, or right here.
+        // The close: from a thread (meeting the task above, in meeting
+        // rounds), a task, or right here.
         let closer = tasks.clone();
-        match rng.below(3) {
+        match meet.as_ref().map_or(rng.below(3), |_| 0) {
             0 => {
                 let ticket = round.ticket("thread: close()");
+                let meeting = meet.map(|(meet, (_, delay))| (meet, delay));
                 actors.run(rng.below(2), move || {
+                    if let Some((meet, delay)) = meeting {
+                        meet.meet(delay);
+                    }
                     closer.close();
                     ticket.done();
                 });
@@ -611,16 +707,30 @@ conformance!(shutdown_races_tasks_ending_alone, |env| async move {
         let finished = Arc::new(AtomicUsize::new(0));
         let unnamed_ran = Arc::new(AtomicUsize::new(0));
 
+        // On a real clock, in a third of the rounds, the first task ends at
+        // the very moment an outside thread's shutdown begins.
+        let meet =
+            (!env.is_virtual() && rng.below(3) == 0).then(|| (Meet::new(), delays(&mut rng)));
+
         // Named tasks that end alone, on the gate, on their stop signal, or on
         // whichever comes first.
         let mut saw_stop = Vec::new();
-        for name in NAMES {
+        for (i, name) in NAMES.into_iter().enumerate() {
             let saw = Arc::new(AtomicBool::new(false));
             saw_stop.push(Arc::clone(&saw));
             let (shape, n) = (rng.below(4), rng.below(4));
+            let meeting = match &meet {
+                Some((meet, (delay, _))) if i == 0 => Some((meet.clone(), *delay)),
+                _ => None,
+            };
             let (gate, finished) = (gate.clone(), Arc::clone(&finished));
             tasks
                 .start(name, move |stop| async move {
+                    if let Some((meet, delay)) = meeting {
+                        finished.fetch_add(1, Ordering::SeqCst);
+                        meet.meet(delay); // then return: the end races the close
+                        return;
+                    }
                     match shape {
                         0 => yields(n).await,
                         1 => gate.triggered().await,
@@ -676,11 +786,16 @@ conformance!(shutdown_races_tasks_ending_alone, |env| async move {
         // real clock) from a thread.
         let other: Arc<Mutex<Option<Report>>> = Arc::default();
         let (t, slot) = (tasks.clone(), Arc::clone(&other));
-        match rng.below(3) {
+        let meeting = meet.map(|(meet, (_, delay))| (meet, delay));
+        let first_outside = meeting.is_some();
+        match meeting.as_ref().map_or(rng.below(3), |_| 1) {
             0 => {}
             1 if !env.is_virtual() => {
                 let ticket = round.ticket("thread: shutdown()");
                 waiters.run(0, move || {
+                    if let Some((meet, delay)) = meeting {
+                        meet.meet(delay);
+                    }
                     let report = block_on(t.shutdown(grace));
                     *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(report);
                     ticket.done();
@@ -698,6 +813,10 @@ conformance!(shutdown_races_tasks_ending_alone, |env| async move {
         }
 
         yields(rng.below(4)).await;
+        // In meeting rounds the outside thread's shutdown closes first.
+        while first_outside && !tasks.is_closed() {
+            yield_now().await;
+        }
         let report = tasks.shutdown(grace).await;
         // Every task ended before the report was made.
         assert_eq!(finished.load(Ordering::SeqCst), NAMES.len(), "{report}");
