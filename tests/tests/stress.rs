@@ -91,7 +91,7 @@ impl Meet {
         let mut spins = 0_u32;
         while self.0.load(Ordering::SeqCst) < 2 {
             spins = spins.wrapping_add(1);
-            if spins % 64 == 0 {
+            if spins % 1024 == 0 {
                 // Two cores, many threads: let the other party run.
                 std::thread::yield_now();
             } else {
@@ -104,17 +104,25 @@ impl Meet {
     }
 }
 
-/// Spins for one side of a [`Meet`]: 0 on one side, up to `MAX_DELAY` on the
-/// other, so that the rounds sweep the window from both ends.
-const MAX_DELAY: usize = 256;
+/// Spins for the two sides of a [`Meet`]: none on one side, and on the other
+/// a count spread evenly over the scales from 1 to `MAX_DELAY` (a window may
+/// sit 10 ns or 5 µs after the meeting), so that the rounds sweep it from
+/// both ends.
+const MAX_DELAY: usize = 1 << 10;
 
 fn delays(rng: &mut Rng) -> (usize, usize) {
-    let delay = rng.below(MAX_DELAY);
+    let scale = 1 << rng.below(MAX_DELAY.trailing_zeros() as usize + 1);
+    let delay = rng.below(scale);
     if rng.coin() {
         (delay, 0)
     } else {
         (0, delay)
     }
+}
+
+/// Whether a round meets: half of them.
+fn meets(rng: &mut Rng) -> bool {
+    rng.coin()
 }
 
 /// Threads outside the runtime, each running the jobs it is sent in order.
@@ -318,11 +326,11 @@ conformance!(scope_trigger_waiters_and_guards_race, |env| async move {
 
         // Guards that hold the drain: one dropped by a task (once the child is
         // triggered, or after a few yields), one by an outside thread: when it
-        // gets to it, or (a third of the rounds) at the very moment the root
+        // gets to it, or (half of the rounds) at the very moment the root
         // is triggered.
         let task_guard = child.guard();
         let thread_guard = root.guard();
-        let meet = (rng.below(3) == 0).then(|| (Meet::new(), delays(&mut rng)));
+        let meet = meets(&mut rng).then(|| (Meet::new(), delays(&mut rng)));
 
         // Waiters in the runtime, on both scopes.
         for scope in [root.clone(), child.clone()] {
@@ -563,9 +571,9 @@ conformance!(tasks_spawn_close_and_wait_race, |env| async move {
             Counts::load(&counts.accepted) >= first,
             "refused while open"
         );
-        // In a third of the rounds, one more task ends at the very moment an
+        // In half of the rounds, one more task ends at the very moment an
         // outside thread closes the registry.
-        let meet = (rng.below(3) == 0).then(|| (Meet::new(), delays(&mut rng)));
+        let meet = meets(&mut rng).then(|| (Meet::new(), delays(&mut rng)));
         if let Some((meet, (delay, _))) = &meet {
             let (meet, delay, c) = (meet.clone(), *delay, Arc::clone(&counts));
             tasks
@@ -707,10 +715,9 @@ conformance!(shutdown_races_tasks_ending_alone, |env| async move {
         let finished = Arc::new(AtomicUsize::new(0));
         let unnamed_ran = Arc::new(AtomicUsize::new(0));
 
-        // On a real clock, in a third of the rounds, the first task ends at
+        // On a real clock, in half of the rounds, the first task ends at
         // the very moment an outside thread's shutdown begins.
-        let meet =
-            (!env.is_virtual() && rng.below(3) == 0).then(|| (Meet::new(), delays(&mut rng)));
+        let meet = (!env.is_virtual() && meets(&mut rng)).then(|| (Meet::new(), delays(&mut rng)));
 
         // Named tasks that end alone, on the gate, on their stop signal, or on
         // whichever comes first.
