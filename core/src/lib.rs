@@ -1,9 +1,11 @@
 //! The production lifecycle of an async Rust service, on any runtime.
 //!
-//! steward gives a service graceful shutdown, tracked background tasks and
-//! the rest of its lifecycle without naming an async runtime: this crate
-//! depends on none, and thin adapters (`steward-smol`, `steward-tokio`) give
-//! it one.
+//! steward gives a service graceful shutdown on SIGTERM/SIGINT, tracked and
+//! supervised background tasks, resources started in order and torn down in
+//! reverse, health checks, Kubernetes liveness/readiness/startup probes,
+//! periodic jobs and cleanup that cannot be cut short. This crate depends on
+//! no async runtime: thin adapters (`steward-smol`, `steward-tokio`) give it
+//! one, and a library written against `steward` alone runs on both.
 //!
 //! # Examples
 //!
@@ -31,6 +33,38 @@
 //! assert_eq!(worker.join().unwrap(), "journal flushed");
 //! # });
 //! ```
+//!
+//! A service's `main` is one call on an adapter (here smol; `steward_tokio::App`
+//! is the same):
+//!
+//! ```text
+//! fn main() -> std::process::ExitCode {
+//!     steward_smol::App::new()
+//!         .probe_addr(([127, 0, 0, 1], 8080).into())
+//!         .run(|cx| async move {
+//!             let db = cx.lifespan().start("db", connect(), |db| db.close()).await?;
+//!             cx.tasks().start("consumer", move |stop| consume(db, stop))?;
+//!             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+//!         })
+//! }
+//! ```
+//!
+//! The same sequence runs on any [`RuntimeHandle`] with [`App::serve`], as
+//! on the virtual-time runtime of [`testing`](#features) in a test.
+//!
+//! # The pieces
+//!
+//! | concept | types |
+//! |---|---|
+//! | a shutdown scope: trigger, wait, guards, children | [`Shutdown`], [`ShutdownGuard`], [`Reason`] |
+//! | the runtime contract (spawn, sleep, now) | [`runtime::Runtime`], [`RuntimeHandle`] |
+//! | background tasks, supervision, periodic jobs, shield | [`Tasks`], [`Restart`], [`Periodic`], [`Shielded`] |
+//! | resources started in order, torn down in reverse | [`Lifespan`] |
+//! | health checks and their aggregation | [`health::Health`], [`HealthCheck`], [`health::Check`] |
+//! | liveness, readiness, startup | [`probes::Probes`] |
+//! | the probe endpoints, without an HTTP library | [`http::Endpoints`] |
+//! | SIGTERM/SIGINT: first drains, second exits | [`signal::SignalHandler`] |
+//! | the whole sequence and its report | [`App`], [`Lifecycle`], [`AppReport`] |
 //!
 //! # Background tasks, coming from Python's asyncio
 //!
@@ -97,15 +131,21 @@
 //!
 //! # Features
 //!
-//! - `test-util`: `steward::testing`, a deterministic runtime with virtual time.
+//! - `test-util`: `steward::testing`, a deterministic runtime with virtual
+//!   time, so that timeouts, periodic work and shutdown sequences are tested
+//!   in microseconds without sleeping.
 //!
 //! # Runtime adapters
 //!
-//! - `steward-smol`: smol's executor, async-io timers, signals.
-//! - `steward-tokio`: a tokio `Handle`, `tokio::time`, `tokio::signal`.
+//! - `steward-smol`: smol's executor, async-io timers, signals through
+//!   async-signal, the probe server on async-io, `steward_smol::App`.
+//! - `steward-tokio`: a tokio runtime, `tokio::time`, `tokio::signal`, the
+//!   probe server on hyper-util, an axum router, `steward_tokio::App`.
+//! - `steward-hyper`: the probe endpoints as a runtime-neutral hyper 1 service.
 //!
-//! Both implement [`runtime::Runtime`], the three-method contract (spawn,
-//! sleep, now) that is all steward asks of a runtime.
+//! Each implements [`runtime::Runtime`], the three-method contract (spawn,
+//! sleep, now) that is all steward asks of a runtime, and
+//! [`app::Platform`], which adds signals and the probe server.
 
 #![forbid(unsafe_code)]
 #![warn(
@@ -116,6 +156,7 @@
 )]
 
 pub mod app;
+mod duration;
 pub mod health;
 pub mod http;
 mod lifespan;

@@ -347,7 +347,7 @@ impl Probes {
     ) -> Vec<CheckResult> {
         names
             .iter()
-            .filter(|&&n| select.name().map_or(true, |only| only == n))
+            .filter(|&&n| select.name().is_none_or(|only| only == n))
             .map(|&name| {
                 let error = match name {
                     STARTUP if phase == Phase::Starting => {

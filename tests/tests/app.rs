@@ -165,3 +165,46 @@ conformance!(escalation_exits_1, |env| async move {
     );
     assert_eq!(report.exit_code(), 1);
 });
+
+conformance!(
+    escalation_fails_the_tasks_liveness_check,
+    |env| async move {
+        let seen: Arc<Mutex<Option<steward::health::Status>>> = Arc::default();
+        let out = seen.clone();
+        let report = App::new()
+            .serve(env.rt.clone(), move |cx| async move {
+                let (health, stop) = (cx.health().clone(), cx.shutdown().clone());
+                let before = health
+                    .report(&steward::health::Select::tagged(steward::health::LIVE))
+                    .await;
+                assert_eq!(before.status(), steward::health::Status::Healthy);
+                cx.runtime().spawn(async move {
+                    stop.triggered().await;
+                    let live = health
+                        .report(&steward::health::Select::tagged(steward::health::LIVE))
+                        .await;
+                    let tasks = live
+                        .get(steward::app::TASKS_CHECK)
+                        .expect("the tasks check");
+                    *out.lock().unwrap() = Some(tasks.status());
+                });
+                cx.tasks().task("lease").critical().start(|_stop| async {
+                    Err::<(), _>(std::io::Error::other("lost the lease"))
+                })?;
+                Ok::<_, steward::StartError>(())
+            })
+            .await;
+        assert_eq!(report.exit_code(), 1);
+        let rt = env.rt.clone();
+        for _ in 0..1000 {
+            if seen.lock().unwrap().is_some() {
+                break;
+            }
+            rt.sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(
+            *seen.lock().unwrap(),
+            Some(steward::health::Status::Unhealthy)
+        );
+    }
+);

@@ -54,10 +54,15 @@ conformance!(run_until_triggered_cuts_a_long_wait, |env| async move {
     let shutdown = Shutdown::new();
     let trigger = shutdown.clone();
     let rt = env.rt.clone();
-    // Read before the spawn: the task may start its sleep on another worker
-    // before this one goes on.
-    let start = env.rt.now();
+    // The trigger waits for `go`, so that on a loaded machine it cannot come
+    // before the quick future below has finished.
+    let go = Shutdown::new();
+    let started = go.clone();
+    let start = Arc::new(Mutex::new(None));
+    let start_at = start.clone();
     env.rt.spawn(async move {
+        started.triggered().await;
+        *start_at.lock().unwrap() = Some(rt.now());
         rt.sleep(Duration::from_millis(20)).await;
         trigger.trigger(Reason::Requested);
     });
@@ -66,10 +71,12 @@ conformance!(run_until_triggered_cuts_a_long_wait, |env| async move {
         .run_until_triggered(env.rt.sleep(Duration::from_millis(1)))
         .await;
     assert_eq!(quick, Some(()));
+    go.trigger(Reason::Requested);
     let long = shutdown
         .run_until_triggered(env.rt.sleep(Duration::from_secs(3600)))
         .await;
     assert_eq!(long, None);
+    let start = start.lock().unwrap().expect("the trigger task started");
     let took = env.rt.now() - start;
     assert!(took >= Duration::from_millis(20), "{took:?}");
     assert!(took < Duration::from_secs(3600), "{took:?}");

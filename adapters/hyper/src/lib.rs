@@ -46,10 +46,13 @@
     unreachable_pub
 )]
 
+mod bind;
+mod linger;
 mod server;
 mod service;
 mod timer;
 
+pub use bind::{bind_tcp, DEFAULT_BACKLOG};
 pub use server::{Listener, Serve, Server};
 pub use service::{ProbeService, ResponseFuture};
 pub use timer::RuntimeTimer;

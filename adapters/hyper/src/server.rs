@@ -5,15 +5,18 @@ use std::net::SocketAddr;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use event_listener::Event;
 use futures_lite::future;
+use hyper::rt::Write as _;
 use hyper::server::conn::http1;
 use steward::http::Endpoints;
 use steward::runtime::BoxFuture;
 use steward::{Reason, RuntimeHandle, Shutdown};
 
+use crate::linger::Lingering;
 use crate::{ProbeService, RuntimeTimer};
 
 /// A source of connections: what an adapter gives the [`Server`].
@@ -66,7 +69,7 @@ pub trait Listener: Send + 'static {
 /// |---|---|---|
 /// | [header-read timeout](Server::header_read_timeout) | 5 s | the connection is closed (slowloris, idle keep-alive) |
 /// | [header size](Server::max_header_bytes) | 16 KiB | 431, and the connection is closed |
-/// | [connections](Server::max_connections) | 256 | a new one gets 503 at once and is closed |
+/// | [connections](Server::max_connections) | 256 | a new one gets 503 without its request being read, and is closed |
 /// | [close timeout](Server::close_timeout) | 1 s | connections still open that long after the close are dropped |
 ///
 /// With [`close_on`](Server::close_on), the server serves while the
@@ -109,12 +112,28 @@ const MIN_BUF: usize = 8192;
 
 impl Server {
     /// The default header-read timeout.
+    ///
+    /// # Examples
+    ///
+    /// See [`Server`].
     pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
     /// The default limit of a request's head (request line and headers), in bytes.
+    ///
+    /// # Examples
+    ///
+    /// See [`Server`].
     pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
     /// The default limit of open connections.
+    ///
+    /// # Examples
+    ///
+    /// See [`Server`].
     pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
     /// The default time connections get to finish once the server closes.
+    ///
+    /// # Examples
+    ///
+    /// See [`Server`].
     pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
     /// A server of `endpoints` with the default limits, never closing by itself.
@@ -165,7 +184,9 @@ impl Server {
     }
 
     /// The most connections open at once; past it, a new connection is
-    /// answered 503 and closed without its request being read.
+    /// answered 503 and closed without its request being read. As many
+    /// refusals may be in flight at once; past that, accepting waits for one
+    /// to end (within 3 s), so that every client gets an answer.
     ///
     /// # Examples
     ///
@@ -238,7 +259,8 @@ impl Server {
         let this = Arc::new(self);
         // The connections' scope: each holds a guard; triggered to close them.
         let connections = Shutdown::new();
-        let open = Arc::new(AtomicUsize::new(0));
+        let open = Slots::new(this.max_connections);
+        let refusing = Slots::new(this.max_connections);
         loop {
             let next = match &this.close_on {
                 Some(scope) => {
@@ -254,18 +276,26 @@ impl Server {
             let Some(accepted) = next else { break };
             match accepted {
                 Ok((io, peer)) => {
-                    // Relaxed: a counter against a limit; no data is published through it.
-                    if open.load(Ordering::Relaxed) >= this.max_connections {
-                        tracing::debug!(%peer, "probe server: connection limit reached, refusing");
-                        refuse(io);
+                    let io = Lingering::new(io, rt.clone());
+                    if let Some(slot) = open.try_take() {
+                        let guard = connections.guard();
+                        let conn =
+                            Arc::clone(&this).connection(io, connections.clone(), rt.clone());
+                        rt.spawn(async move {
+                            conn.await;
+                            drop((slot, guard));
+                        });
                         continue;
                     }
-                    let slot = Slot::take(&open);
-                    let guard = connections.guard();
-                    let conn = Arc::clone(&this).connection(io, connections.clone(), rt.clone());
+                    tracing::debug!(%peer, "probe server: connection limit reached, refusing");
+                    // Past both limits, accepting waits (the kernel queues
+                    // new connections meanwhile): every client gets an
+                    // answer, late rather than never.
+                    let slot = refusing.take().await;
+                    let refusal = rt.timeout(REFUSAL_TIMEOUT, refuse(io));
                     rt.spawn(async move {
-                        conn.await;
-                        drop((slot, guard));
+                        let _ = refusal.await;
+                        drop(slot);
                     });
                 }
                 Err(e) => accept_failed(&rt, &e).await,
@@ -330,21 +360,57 @@ impl fmt::Debug for Server {
     }
 }
 
-/// One open connection, counted against the limit while it lives.
-struct Slot(Arc<AtomicUsize>);
+/// A counting semaphore: connections (or refusals) in flight against a limit.
+struct Slots {
+    used: AtomicUsize,
+    limit: usize,
+    /// Notified (one) whenever a slot is given back.
+    freed: Event,
+}
 
-impl Slot {
-    fn take(open: &Arc<AtomicUsize>) -> Self {
-        // Relaxed: see `run`.
-        open.fetch_add(1, Ordering::Relaxed);
-        Self(Arc::clone(open))
+impl Slots {
+    fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            used: AtomicUsize::new(0),
+            limit,
+            freed: Event::new(),
+        })
+    }
+
+    fn try_take(self: &Arc<Self>) -> Option<Slot> {
+        // SeqCst here and in `Slot::drop`: a waiter checks the count, listens,
+        // and checks again; the count and the event must agree for no wake-up
+        // to be lost (the cost is nothing at an accept loop's rate).
+        self.used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                (used < self.limit).then_some(used + 1)
+            })
+            .ok()
+            .map(|_| Slot(Arc::clone(self)))
+    }
+
+    async fn take(self: &Arc<Self>) -> Slot {
+        loop {
+            if let Some(slot) = self.try_take() {
+                return slot;
+            }
+            let listener = self.freed.listen();
+            if let Some(slot) = self.try_take() {
+                return slot;
+            }
+            listener.await;
+        }
     }
 }
 
+/// One slot taken; given back when dropped.
+struct Slot(Arc<Slots>);
+
 impl Drop for Slot {
     fn drop(&mut self) {
-        // Relaxed: see `run`.
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        // SeqCst: see `Slots::try_take`.
+        self.0.used.fetch_sub(1, Ordering::SeqCst);
+        self.0.freed.notify(1);
     }
 }
 
@@ -357,21 +423,21 @@ connection: close\r\n\
 \r\n\
 too many connections\n";
 
-/// Answers 503 to a connection over the limit, if its socket takes the few
-/// bytes at once (a new socket's buffer does), and closes it. Never waits:
-/// a flood of connections must cost the server nothing but this.
-fn refuse<I: hyper::rt::Write + Unpin>(mut io: I) {
-    struct Noop;
-    impl Wake for Noop {
-        fn wake(self: Arc<Self>) {}
-    }
-    let waker = Waker::from(Arc::new(Noop));
-    let mut cx = Context::from_waker(&waker);
-    if let Poll::Ready(Ok(n)) = Pin::new(&mut io).poll_write(&mut cx, REFUSAL) {
-        if n == REFUSAL.len() {
-            let _ = Pin::new(&mut io).poll_shutdown(&mut cx);
+/// How long a refusal may take (writing 503, lingering).
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Answers 503 to a connection over the limit, without reading its request,
+/// and closes it (lingering, so that the answer is not lost to a reset).
+/// Refusals in flight are bounded like connections.
+async fn refuse<I: hyper::rt::Read + hyper::rt::Write + Unpin>(mut io: Lingering<I>) {
+    let mut written = 0;
+    while written < REFUSAL.len() {
+        match future::poll_fn(|cx| Pin::new(&mut io).poll_write(cx, &REFUSAL[written..])).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => written += n,
         }
     }
+    let _ = future::poll_fn(|cx| Pin::new(&mut io).poll_shutdown(cx)).await;
 }
 
 /// After a failed accept: per-connection errors are retried at once; others
@@ -408,5 +474,19 @@ impl Future for Serve {
 impl fmt::Debug for Serve {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Serve").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn handles_and_futures_are_send_and_sync() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<super::Server>();
+        send_sync::<crate::ProbeService>();
+        send_sync::<crate::RuntimeTimer>();
+        send::<super::Serve>();
+        send::<crate::ResponseFuture>();
     }
 }

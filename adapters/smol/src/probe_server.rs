@@ -1,8 +1,8 @@
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 
-use async_io::Async;
+use smol::net::{TcpListener, TcpStream};
 use smol_hyper::rt::FuturesIo;
 use steward_hyper::{Listener, Serve, Server};
 
@@ -34,12 +34,13 @@ use steward_hyper::{Listener, Serve, Server};
 /// smol::block_on(server.run()); // until `shutdown` is drained
 /// ```
 pub struct ProbeServer {
-    listener: Async<TcpListener>,
+    listener: TcpListener,
     server: Server,
 }
 
 impl ProbeServer {
-    /// Binds `addr` (port 0 picks a free one) for `server`.
+    /// Binds `addr` (port 0 picks a free one) for `server`, with a queue of
+    /// [`DEFAULT_BACKLOG`](steward_hyper::DEFAULT_BACKLOG) connections.
     ///
     /// # Errors
     ///
@@ -49,7 +50,10 @@ impl ProbeServer {
     ///
     /// See [`ProbeServer`].
     pub fn bind(addr: impl ToSocketAddrs, server: Server) -> io::Result<Self> {
-        let listener = Async::new(TcpListener::bind(addr)?)?;
+        let listener = TcpListener::try_from(steward_hyper::bind_tcp(
+            addr,
+            steward_hyper::DEFAULT_BACKLOG,
+        )?)?;
         Ok(Self { listener, server })
     }
 
@@ -63,7 +67,7 @@ impl ProbeServer {
     ///
     /// See [`ProbeServer`].
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.get_ref().local_addr()
+        self.listener.local_addr()
     }
 
     /// Serves until the server's close scope is drained (see
@@ -90,15 +94,17 @@ impl fmt::Debug for ProbeServer {
     }
 }
 
-struct SmolListener(Async<TcpListener>);
+struct SmolListener(TcpListener);
 
 impl Listener for SmolListener {
-    type Io = FuturesIo<Async<TcpStream>>;
+    // async-net's stream, not a bare `Async<TcpStream>`: its close sends FIN,
+    // which the server's lingering close waits on.
+    type Io = FuturesIo<TcpStream>;
 
     async fn accept(&mut self) -> io::Result<(Self::Io, SocketAddr)> {
         let (stream, peer) = self.0.accept().await?;
         // Probe answers are small: send them at once.
-        stream.get_ref().set_nodelay(true)?;
+        stream.set_nodelay(true)?;
         Ok((FuturesIo::new(stream), peer))
     }
 }

@@ -53,3 +53,34 @@ impl fmt::Debug for TcpCheck {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use steward::health::Status;
+
+    #[test]
+    fn healthy_while_something_listens_unhealthy_after() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let check = TcpCheck::new(addr.to_string());
+        let up = smol::block_on(check.check());
+        assert_eq!(up.status(), Status::Healthy);
+        assert_eq!(up.details(), Some(format!("connected to {addr}").as_str()));
+
+        drop(listener);
+        let down = smol::block_on(check.check());
+        assert_eq!(down.status(), Status::Unhealthy);
+        let error = down.error().unwrap();
+        assert!(
+            error.starts_with(&format!("connect to {addr}: ")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_address_that_does_not_parse_is_unhealthy() {
+        let down = smol::block_on(TcpCheck::new("no port here").check());
+        assert_eq!(down.status(), Status::Unhealthy);
+    }
+}

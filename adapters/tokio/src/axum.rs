@@ -75,3 +75,81 @@ where
         router.route(path, any(handler.clone()))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::{Method, StatusCode};
+    use steward::health::{Check, CheckOutcome, Health};
+    use steward::probes::Probes;
+    use tower::ServiceExt;
+
+    async fn send(
+        app: &Router,
+        method: Method,
+        uri: &str,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        (
+            parts.status,
+            parts.headers,
+            String::from_utf8(bytes.to_vec()).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn the_router_answers_as_the_probe_server() {
+        let rt = crate::TokioRuntime::current().handle();
+        let health = Health::new(rt);
+        let down = || async { CheckOutcome::unhealthy("refused") };
+        health
+            .register(
+                Check::new("db", down)
+                    .ready()
+                    .inline(std::time::Duration::ZERO),
+            )
+            .unwrap();
+        let probes = Probes::new(health, steward::Shutdown::new());
+        probes.set_running();
+        let app: Router = Router::new()
+            .route("/", axum::routing::get(|| async { "app" }))
+            .merge(router(Endpoints::new(probes)));
+
+        let (status, headers, body) = send(&app, Method::GET, "/livez").await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+
+        let (status, _, body) = send(&app, Method::GET, "/readyz?verbose").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            body,
+            "[+]startup ok\n[+]shutdown ok\n[-]db failed: reason withheld\nreadyz check failed\n"
+        );
+
+        let (status, headers, _) = send(&app, Method::POST, "/readyz/db").await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(headers["allow"], "GET, HEAD");
+        assert_eq!(headers["cache-control"], "no-store");
+
+        let (status, _, body) = send(&app, Method::GET, "/readyz/nope").await;
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::NOT_FOUND, "no such check\n")
+        );
+
+        let (status, headers, body) = send(&app, Method::GET, "/health").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(headers["content-type"], "application/health+json");
+        assert!(body.contains("\"db:responseTime\""), "{body}");
+
+        let (status, _, body) = send(&app, Method::GET, "/").await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "app"));
+    }
+}

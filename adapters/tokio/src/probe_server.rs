@@ -43,7 +43,8 @@ pub struct ProbeServer {
 }
 
 impl ProbeServer {
-    /// Binds `addr` (port 0 picks a free one) for `server`.
+    /// Binds `addr` (port 0 picks a free one) for `server`, with a queue of
+    /// [`DEFAULT_BACKLOG`](steward_hyper::DEFAULT_BACKLOG) connections.
     ///
     /// Call it from within a tokio runtime (the listener registers with its
     /// reactor).
@@ -58,7 +59,7 @@ impl ProbeServer {
     /// See [`ProbeServer`].
     pub fn bind(addr: impl ToSocketAddrs, server: Server) -> io::Result<Self> {
         let handle = tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
-        let listener = std::net::TcpListener::bind(addr)?;
+        let listener = steward_hyper::bind_tcp(addr, steward_hyper::DEFAULT_BACKLOG)?;
         listener.set_nonblocking(true)?;
         let _enter = handle.enter();
         let listener = TcpListener::from_std(listener)?;

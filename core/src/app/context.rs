@@ -1,12 +1,17 @@
 use std::fmt;
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use crate::health::Health;
+use crate::health::{Check, Health};
 use crate::lifespan::Lifespan;
 use crate::probes::Probes;
 use crate::runtime::RuntimeHandle;
 use crate::tasks::Tasks;
 use crate::Shutdown;
+
+/// The name of the liveness check every [`App`](super::App) registers: it
+/// fails once a task escalated (see [`Tasks::escalated`]).
+pub const TASKS_CHECK: &str = "tasks";
 
 /// What a service's body gets from [`App`](super::App): its shutdown scope,
 /// task registry, lifespan, health checks and runtime. Cheap to clone.
@@ -43,8 +48,28 @@ pub struct Context {
 impl Context {
     pub(super) fn new(rt: RuntimeHandle, shutdown: Shutdown) -> Self {
         let health = Health::new(rt.clone());
+        let tasks = Tasks::new(rt.clone(), shutdown.clone());
+        // Liveness fails once a supervised task escalated (past its restart
+        // budget) or a critical task ended: the task registry's own check.
+        let registry = tasks.clone();
+        let escalated = move || {
+            let names = registry.escalated();
+            async move {
+                match names.as_slice() {
+                    [] => Ok(()),
+                    names => Err(format!("escalated: {}", names.join(", "))),
+                }
+            }
+        };
+        health
+            .register(
+                Check::new(TASKS_CHECK, escalated)
+                    .live()
+                    .inline(Duration::ZERO),
+            )
+            .expect("a fresh registry accepts the tasks check");
         Self {
-            tasks: Tasks::new(rt.clone(), shutdown.clone()),
+            tasks,
             lifespan: Lifespan::new(rt.clone(), shutdown.clone()),
             probes: Probes::new(health.clone(), shutdown.clone()),
             health,

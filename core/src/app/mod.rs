@@ -10,8 +10,8 @@
 //!
 //! 1. **Starting.** The probe server (if an address is set) answers at once:
 //!    `/livez` 200, `/readyz` and `/startupz` 503. The body runs: it starts
-//!    resources on the [`Lifespan`], tasks on the [`Tasks`] registry and
-//!    registers checks on [`Health`], then returns. A signal during startup
+//!    resources on the [`Lifespan`](crate::Lifespan), tasks on the [`Tasks`](crate::Tasks) registry and
+//!    registers checks on [`Health`](crate::health::Health), then returns. A signal during startup
 //!    stops the body where it is.
 //! 2. **Running.** The body returned `Ok`: ready. The service runs until its
 //!    [`Shutdown`] is triggered: a signal, [`Shutdown::trigger`], a critical
@@ -47,7 +47,7 @@ use crate::runtime::RuntimeHandle;
 use crate::signal::SignalHandler;
 use crate::{Reason, Shutdown};
 
-pub use context::Context;
+pub use context::{Context, TASKS_CHECK};
 pub use report::{AppReport, Startup};
 
 /// The default budget from the trigger to the exit: under Kubernetes' 30 s
@@ -367,8 +367,9 @@ impl<P> Lifecycle<P> {
 
 impl<P: Platform> Lifecycle<P> {
     /// Runs the service: builds the runtime, installs the signal handlers,
-    /// serves the probes, runs the sequence, prints the report to stderr and
-    /// returns the exit code for `main` to return.
+    /// serves the probes, runs the sequence, logs the report (through
+    /// `tracing`, or on stderr when no subscriber is set) and returns the
+    /// exit code for `main` to return.
     ///
     /// # Examples
     ///
@@ -389,7 +390,11 @@ impl<P: Platform> Lifecycle<P> {
     {
         match self.try_run(body) {
             Ok(report) => {
-                eprintln!("{report}");
+                // The sequence logged the report through `tracing`; with no
+                // subscriber to show it, print it, so that it is never lost.
+                if !tracing::dispatcher::has_been_set() {
+                    eprintln!("{report}");
+                }
                 ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(1))
             }
             Err(e) => {

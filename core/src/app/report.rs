@@ -1,6 +1,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::duration::Human;
 use crate::lifespan::LifespanReport;
 use crate::tasks::Report as TasksReport;
 use crate::Reason;
@@ -138,13 +139,18 @@ impl fmt::Display for AppReport {
         }
         writeln!(
             f,
-            " in {:?} of a {:?} budget, exit code {}",
-            self.took,
-            self.budget,
+            " in {} of a {} budget, exit code {}",
+            Human(self.took),
+            Human(self.budget),
             self.exit_code()
         )?;
         match &self.startup {
-            Startup::Done(took) => writeln!(f, "startup: ready in {took:?}, up {:?}", self.uptime)?,
+            Startup::Done(took) => writeln!(
+                f,
+                "startup: ready in {}, up {}",
+                Human(*took),
+                Human(self.uptime)
+            )?,
             Startup::Failed(error) => writeln!(f, "startup: failed: {error}")?,
             Startup::Interrupted => writeln!(f, "startup: interrupted")?,
         }
@@ -153,6 +159,9 @@ impl fmt::Display for AppReport {
             writeln!(f, "  {line}")?;
         }
         writeln!(f, "resources:")?;
+        if self.lifespan.steps().is_empty() {
+            writeln!(f, "  none")?;
+        }
         for line in self.lifespan.to_string().lines() {
             writeln!(f, "  {line}")?;
         }

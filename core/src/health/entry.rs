@@ -117,9 +117,10 @@ impl Entry {
         }
     }
 
-    /// A result no older than `max_age` (or, with `None`, from a run that
-    /// finished after this call): the last one if young enough, else that of
-    /// the run in flight, else that of a run this call starts.
+    /// A result younger than `max_age`: the last one if it is, else that of
+    /// the run in flight (joined, even if it began before this call), else
+    /// that of a run this call starts. With `None`, never the last one: the
+    /// next run to finish answers.
     ///
     /// Cancel-safe: dropping it leaves any run it started going.
     pub(crate) async fn fresh(self: Arc<Self>, max_age: Option<Duration>) -> CheckResult {

@@ -259,7 +259,7 @@ impl Health {
     pub fn contains(&self, name: &str, tag: Option<&str>) -> bool {
         lock(&self.inner.entries)
             .iter()
-            .any(|e| &*e.name == name && tag.map_or(true, |t| e.has_tag(t)))
+            .any(|e| &*e.name == name && tag.is_none_or(|t| e.has_tag(t)))
     }
 
     /// How many checks are registered.
@@ -329,8 +329,8 @@ impl Health {
     fn select(&self, select: &Select) -> (Vec<Arc<Entry>>, Vec<Arc<str>>, Vec<String>) {
         let entries = lock(&self.inner.entries);
         let matching = entries.iter().filter(|e| {
-            select.tag.as_deref().map_or(true, |t| e.has_tag(t))
-                && select.only.as_deref().map_or(true, |n| &*e.name == n)
+            select.tag.as_deref().is_none_or(|t| e.has_tag(t))
+                && select.only.as_deref().is_none_or(|n| &*e.name == n)
         });
         let mut kept = Vec::new();
         let mut excluded = Vec::new();

@@ -6,18 +6,57 @@ use super::check::DynCheck;
 use super::HealthCheck;
 
 /// The tag of checks folded into liveness (`/livez`).
+///
+/// # Examples
+///
+/// ```
+/// use steward::health::{Check, LIVE};
+/// let check = Check::new("runtime", || async { Ok::<(), String>(()) }).tag(LIVE);
+/// assert!(check.has_tag("live"));
+/// ```
 pub const LIVE: &str = "live";
 /// The tag of checks folded into readiness (`/readyz`).
+///
+/// # Examples
+///
+/// ```
+/// use steward::health::{Check, READY};
+/// let check = Check::new("db", || async { Ok::<(), String>(()) }).tag(READY);
+/// assert!(check.has_tag("ready"));
+/// ```
 pub const READY: &str = "ready";
 
 /// Names the probes use for their own state; a check may not take them.
 pub(crate) const RESERVED: [&str; 2] = ["startup", "shutdown"];
 
 /// The default timeout of one run of a check.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(steward::health::DEFAULT_TIMEOUT.as_secs(), 5);
+/// ```
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The default interval between background runs of a check.
+///
+/// # Examples
+///
+/// ```
+/// use steward::health::{Check, Refresh, DEFAULT_INTERVAL};
+/// let check = Check::new("db", || async { Ok::<(), String>(()) });
+/// assert_eq!(check.refresh_mode(), Refresh::Background { every: DEFAULT_INTERVAL });
+/// ```
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
-/// The default age under which an inline check's last result is served again.
+/// The default age under which an inline check's last result is served again
+/// (a suggestion: [`Check::inline`] takes the cache explicitly).
+///
+/// # Examples
+///
+/// ```
+/// use steward::health::{Check, DEFAULT_INLINE_CACHE};
+/// let check = Check::new("db", || async { Ok::<(), String>(()) }).inline(DEFAULT_INLINE_CACHE);
+/// # drop(check);
+/// ```
 pub const DEFAULT_INLINE_CACHE: Duration = Duration::from_secs(1);
 
 /// When a check runs.

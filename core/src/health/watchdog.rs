@@ -56,8 +56,20 @@ struct BeatState {
 
 impl StallWatchdog {
     /// The default heartbeat period.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(steward::health::StallWatchdog::DEFAULT_PERIOD.as_millis(), 100);
+    /// ```
     pub const DEFAULT_PERIOD: Duration = Duration::from_millis(100);
     /// The default lateness past which the runtime counts as stalled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(steward::health::StallWatchdog::DEFAULT_THRESHOLD.as_secs(), 1);
+    /// ```
     pub const DEFAULT_THRESHOLD: Duration = Duration::from_secs(1);
 
     /// Starts a heartbeat on `rt` with the default period and threshold.

@@ -44,6 +44,10 @@ use crate::runtime::BoxFuture;
 use parse::Route;
 
 /// The default limit of a request target's length, in bytes.
+///
+/// # Examples
+///
+/// See [`Endpoints::max_target_len`].
 pub const DEFAULT_MAX_TARGET_LEN: usize = 2048;
 
 const TEXT: &str = "text/plain; charset=utf-8";

@@ -1,6 +1,7 @@
 //! What happened to each step of a lifespan: [`StepReport`], [`LifespanReport`],
 //! and the error of a failed start, [`LifespanError`].
 
+use crate::duration::Human;
 use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
@@ -164,11 +165,11 @@ impl fmt::Display for StepReport {
         write_one_line(f, &self.name)?;
         let d = self.duration;
         match (&self.outcome, self.phase) {
-            (StepOutcome::Completed, StepPhase::Start) => write!(f, ": started in {d:?}"),
-            (StepOutcome::Completed, StepPhase::Stop) => write!(f, ": stopped in {d:?}"),
-            (StepOutcome::TimedOut, phase) => write!(f, ": {phase} timed out after {d:?}"),
+            (StepOutcome::Completed, StepPhase::Start) => write!(f, ": started in {}", Human(d)),
+            (StepOutcome::Completed, StepPhase::Stop) => write!(f, ": stopped in {}", Human(d)),
+            (StepOutcome::TimedOut, phase) => write!(f, ": {phase} timed out after {}", Human(d)),
             (outcome, phase) => {
-                write!(f, ": {phase} after {d:?} ")?;
+                write!(f, ": {phase} after {} ", Human(d))?;
                 fmt::Display::fmt(outcome, f)
             }
         }
@@ -358,7 +359,9 @@ impl fmt::Display for LifespanError {
         write_one_line(f, self.step())?;
         match self {
             LifespanError::Failed { source, .. } => write!(f, "` failed: {source}"),
-            LifespanError::TimedOut { timeout, .. } => write!(f, "` timed out after {timeout:?}"),
+            LifespanError::TimedOut { timeout, .. } => {
+                write!(f, "` timed out after {}", Human(*timeout))
+            }
             LifespanError::Panicked { message, .. } => write!(f, "` panicked: {message}"),
             LifespanError::Interrupted { reason, .. } => {
                 write!(f, "` interrupted by shutdown: {reason}")

@@ -1,5 +1,6 @@
 //! How each task ended: [`Exit`], [`TaskReport`] and the shutdown's [`Report`].
 
+use crate::duration::Human;
 use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
@@ -191,13 +192,13 @@ impl fmt::Display for TaskReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: ", self.name)?;
         match (&self.exit, self.stop_took) {
-            (Exit::Stopped, Some(took)) => write!(f, "stopped in {took:?}")?,
-            (Exit::Aborted, Some(took)) => write!(f, "aborted after {took:?}")?,
+            (Exit::Stopped, Some(took)) => write!(f, "stopped in {}", Human(took))?,
+            (Exit::Aborted, Some(took)) => write!(f, "aborted after {}", Human(took))?,
             (exit, _) => write!(f, "{exit}")?,
         }
         let mut extra = Vec::new();
         if let Some(ran) = self.ran {
-            extra.push(format!("ran {ran:?}"));
+            extra.push(format!("ran {}", Human(ran)));
         }
         match self.restarts {
             0 => {}
@@ -394,8 +395,9 @@ impl fmt::Display for Report {
         }
         write!(
             f,
-            "; shutdown took {:?} (grace {:?})",
-            self.took, self.grace
+            "; shutdown took {} (grace {})",
+            Human(self.took),
+            Human(self.grace)
         )?;
         for task in &self.tasks {
             write!(f, "\n  {task}")?;
