@@ -11,12 +11,16 @@
 //! round's number, so that every run covers the same mix of shapes while the
 //! threads race differently.
 //!
-//! `STEWARD_STRESS_ITERS` sets the rounds of each scenario (default 10,000);
-//! `.ci/soak` runs this file in release with debug assertions on, with more.
+//! `STEWARD_STRESS_ITERS` sets the rounds of each scenario (default 10,000),
+//! `STEWARD_STRESS_SEED` the shapes they draw (default 0). A failure names
+//! its round; rerun with the same seed to get the same shapes (the threads
+//! will still race differently). `.ci/soak` runs this file in release with
+//! debug assertions on, pass after pass with new seeds, and under
+//! ThreadSanitizer where the toolchain allows.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::sync::{mpsc, Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -36,12 +40,25 @@ fn rounds() -> usize {
     }
 }
 
-/// splitmix64: the shape of one round, reproducible from its number.
+/// `STEWARD_STRESS_SEED`, or 0: a soak's passes each draw other shapes.
+fn seed() -> u64 {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    *SEED.get_or_init(|| match std::env::var("STEWARD_STRESS_SEED") {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("STEWARD_STRESS_SEED={text:?} is not a number")),
+        Err(_) => 0,
+    })
+}
+
+/// splitmix64: the shape of one round, reproducible from its number and
+/// the seed.
 struct Rng(u64);
 
 impl Rng {
     fn new(round: usize) -> Self {
-        Self(round as u64)
+        Self(seed().wrapping_mul(0xA076_1D64_78BD_642F) ^ round as u64)
     }
 
     fn next(&mut self) -> u64 {
@@ -214,8 +231,9 @@ impl Progress {
                     if still >= STALL && !told {
                         told = true;
                         eprintln!(
-                            "stress {scenario} on {kind:?}: round {round} made no progress \
-                             for {still:?}; still waiting for {:?}",
+                            "stress {scenario} on {kind:?}: round {round} (seed {}) made no \
+                             progress for {still:?}; still waiting for {:?}",
+                            seed(),
                             shared.pending()
                         );
                     }
@@ -283,8 +301,9 @@ impl Round {
         for _ in 0..self.expected {
             if self.rx.recv().await.is_err() {
                 panic!(
-                    "round {}: participants ended without reporting: {:?}",
+                    "round {} (seed {}): participants ended without reporting: {:?}",
                     self.number,
+                    seed(),
                     self.shared.pending()
                 );
             }
