@@ -171,7 +171,7 @@ mod tasks;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
-pub use app::{App, AppReport, Context, Lifecycle};
+pub use app::{App, AppReport, Context, Lifecycle, Serve};
 pub use health::{Health, HealthCheck};
 pub use lifespan::{
     Lifespan, LifespanError, LifespanReport, LifespanRun, Start, StepOutcome, StepPhase,

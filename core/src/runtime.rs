@@ -24,6 +24,13 @@ use std::time::{Duration, Instant};
 use pin_project_lite::pin_project;
 
 /// A boxed, sendable future, as spawned and slept on through the contract.
+///
+/// # Examples
+///
+/// ```
+/// let task: steward::runtime::BoxFuture<u8> = Box::pin(async { 1 });
+/// assert_eq!(futures_lite::future::block_on(task), 1);
+/// ```
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// What an async runtime must provide to run steward.
@@ -119,6 +126,10 @@ pub struct RuntimeHandle {
 
 impl RuntimeHandle {
     /// Wraps a runtime.
+    ///
+    /// # Examples
+    ///
+    /// See [`Runtime`], whose example wraps a runtime of threads.
     #[must_use]
     pub fn new<R: Runtime>(runtime: R) -> Self {
         Self {
@@ -127,12 +138,40 @@ impl RuntimeHandle {
     }
 
     /// Wraps a runtime that is already shared.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "test-util")] {
+    /// use std::sync::Arc;
+    /// use steward::runtime::{Runtime, RuntimeHandle};
+    ///
+    /// let rt = steward::testing::TestRuntime::new();
+    /// let shared: Arc<dyn Runtime> = Arc::new(rt.handle());
+    /// let a = RuntimeHandle::from_arc(shared.clone());
+    /// let b = RuntimeHandle::from_arc(shared);
+    /// assert!(a.ptr_eq(&b));
+    /// # }
+    /// ```
     #[must_use]
     pub fn from_arc(runtime: Arc<dyn Runtime>) -> Self {
         Self { rt: runtime }
     }
 
     /// Spawns a detached future.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "test-util")] {
+    /// let rt = steward::testing::TestRuntime::new();
+    /// let handle = rt.handle();
+    /// let shutdown = steward::Shutdown::new();
+    /// let stop = shutdown.clone();
+    /// handle.spawn(async move { stop.trigger(steward::Reason::Requested); });
+    /// rt.block_on(shutdown.triggered());
+    /// # }
+    /// ```
     pub fn spawn<F>(&self, future: F)
     where
         F: Future<Output = ()> + Send + 'static,
@@ -145,6 +184,17 @@ impl RuntimeHandle {
     /// # Cancel safety
     ///
     /// Cancel-safe: dropping the future cancels the timer and nothing else.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "test-util")] {
+    /// let rt = steward::testing::TestRuntime::new();
+    /// let handle = rt.handle();
+    /// rt.block_on(handle.sleep(std::time::Duration::from_secs(60)));
+    /// assert_eq!(rt.elapsed().as_secs(), 60); // virtual: no real minute passed
+    /// # }
+    /// ```
     pub fn sleep(&self, duration: Duration) -> Sleep {
         Sleep {
             inner: self.rt.sleep(duration),
@@ -156,11 +206,35 @@ impl RuntimeHandle {
     /// # Cancel safety
     ///
     /// Cancel-safe, as [`RuntimeHandle::sleep`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "test-util")] {
+    /// let rt = steward::testing::TestRuntime::new();
+    /// let handle = rt.handle();
+    /// let deadline = handle.now() + std::time::Duration::from_secs(5);
+    /// rt.block_on(handle.sleep_until(deadline));
+    /// assert_eq!(handle.now(), deadline);
+    /// # }
+    /// ```
     pub fn sleep_until(&self, deadline: Instant) -> Sleep {
         self.sleep(deadline.saturating_duration_since(self.now()))
     }
 
     /// Reads the runtime's monotonic clock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "test-util")] {
+    /// let rt = steward::testing::TestRuntime::new();
+    /// let handle = rt.handle();
+    /// let start = handle.now();
+    /// rt.advance(std::time::Duration::from_millis(7));
+    /// assert_eq!(handle.now() - start, std::time::Duration::from_millis(7));
+    /// # }
+    /// ```
     #[must_use]
     pub fn now(&self) -> Instant {
         self.rt.now()
@@ -176,6 +250,21 @@ impl RuntimeHandle {
     /// # Cancel safety
     ///
     /// As cancel-safe as `future` itself: dropping the [`Timeout`] drops it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "test-util")] {
+    /// let rt = steward::testing::TestRuntime::new();
+    /// let handle = rt.handle();
+    /// use std::time::Duration;
+    /// let quick = rt.block_on(handle.timeout(Duration::from_secs(1), async { 5 }));
+    /// assert_eq!(quick, Ok(5));
+    /// let hung = futures_lite::future::pending::<()>();
+    /// let late = rt.block_on(handle.timeout(Duration::from_secs(1), hung));
+    /// assert!(late.is_err());
+    /// # }
+    /// ```
     pub fn timeout<F: Future>(&self, duration: Duration, future: F) -> Timeout<F> {
         Timeout {
             future,
@@ -184,9 +273,36 @@ impl RuntimeHandle {
     }
 
     /// Whether two handles wrap the same runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "test-util")] {
+    /// let rt = steward::testing::TestRuntime::new();
+    /// let handle = rt.handle();
+    /// assert!(handle.ptr_eq(&handle.clone()));
+    /// assert!(!handle.ptr_eq(&rt.handle()));
+    /// # }
+    /// ```
     #[must_use]
     pub fn ptr_eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.rt, &other.rt)
+    }
+}
+
+/// A handle is itself a runtime: wrappers (a runtime that counts its spawns,
+/// say) can take either.
+impl Runtime for RuntimeHandle {
+    fn spawn(&self, task: BoxFuture<()>) {
+        self.rt.spawn(task);
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<()> {
+        self.rt.sleep(duration)
+    }
+
+    fn now(&self) -> Instant {
+        self.rt.now()
     }
 }
 
@@ -197,6 +313,12 @@ impl fmt::Debug for RuntimeHandle {
 }
 
 /// Future returned by [`RuntimeHandle::sleep`] and [`RuntimeHandle::sleep_until`].
+///
+/// Dropping it cancels the timer.
+///
+/// # Examples
+///
+/// See [`RuntimeHandle::sleep`].
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct Sleep {
     inner: BoxFuture<()>,
@@ -218,6 +340,12 @@ impl fmt::Debug for Sleep {
 
 pin_project! {
     /// Future returned by [`RuntimeHandle::timeout`].
+    ///
+    /// Dropping it drops the future it runs and cancels the timer.
+    ///
+    /// # Examples
+    ///
+    /// See [`RuntimeHandle::timeout`].
     #[must_use = "futures do nothing unless you .await or poll them"]
     pub struct Timeout<F> {
         #[pin]
@@ -248,6 +376,10 @@ impl<F> fmt::Debug for Timeout<F> {
 }
 
 /// The error of a [`Timeout`]: the time ran out before the future completed.
+///
+/// # Examples
+///
+/// See [`RuntimeHandle::timeout`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Elapsed(());
 

@@ -405,6 +405,12 @@ impl fmt::Debug for SignalHandler {
 }
 
 /// Future returned by [`SignalHandler::forced`].
+///
+/// Dropping it unregisters its listener.
+///
+/// # Examples
+///
+/// See [`SignalHandler::forced`].
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct Forced<'a> {
     inner: &'a Inner,

@@ -100,6 +100,13 @@ struct Task {
 
 impl TestRuntime {
     /// A new runtime whose virtual clock reads zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = steward::testing::TestRuntime::new();
+    /// assert_eq!(rt.elapsed(), std::time::Duration::ZERO);
+    /// ```
     #[must_use]
     pub fn new() -> Self {
         Self {

@@ -7,8 +7,11 @@
 //!   runtime-neutral library would be (the `library` binary drives it).
 //! - [`checks`]: health checks of real dependencies, Redis (`PING`) and
 //!   PostgreSQL (`SELECT 1`), on tokio.
+//! - [`jobs`]: the durable job processor behind `service` and
+//!   `service-tokio`, runtime-neutral.
 
 #![forbid(unsafe_code)]
 
 pub mod batch;
 pub mod checks;
+pub mod jobs;

@@ -402,6 +402,42 @@ impl Process {
         }
     }
 
+    /// Skips lines of stdout until one contains `needle` and returns it, or
+    /// returns `None` when the process closes its stdout first (usually by
+    /// exiting: [`wait_exit`](Self::wait_exit) then tells how).
+    ///
+    /// For a program that may fail to start for a reason the caller can
+    /// handle, such as a port taken in the meantime.
+    ///
+    /// # Panics
+    ///
+    /// When neither comes within the deadline (for the whole wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::process::Command;
+    /// use steward_tests::process::Process;
+    ///
+    /// let mut sh = Process::start(Command::new("sh").args(["-c", "echo starting; exit 1"]));
+    /// assert_eq!(sh.wait_for_line_or_end("listening"), None);
+    /// assert_eq!(sh.wait_exit().status.code(), Some(1));
+    /// ```
+    pub fn wait_for_line_or_end(&mut self, needle: &str) -> Option<String> {
+        let until = Instant::now() + self.deadline;
+        loop {
+            match self.stdout.next(until) {
+                Ok(Some(line)) if line.contains(needle) => return Some(line),
+                Ok(Some(_)) => {}
+                Ok(None) => return None,
+                Err(()) => self.fail(&format!(
+                    "no line with `{needle}` within {:?}",
+                    self.deadline
+                )),
+            }
+        }
+    }
+
     /// Skips lines of stderr until one contains `needle`, and returns it
     /// (for programs that log there, as `tracing` does).
     ///

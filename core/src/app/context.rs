@@ -11,6 +11,10 @@ use crate::Shutdown;
 
 /// The name of the liveness check every [`App`](super::App) registers: it
 /// fails once a task escalated (see [`Tasks::escalated`]).
+///
+/// # Examples
+///
+/// See [`Context`].
 pub const TASKS_CHECK: &str = "tasks";
 
 /// What a service's body gets from [`App`](super::App): its shutdown scope,
@@ -84,42 +88,70 @@ impl Context {
     }
 
     /// The service's runtime.
+    ///
+    /// # Examples
+    ///
+    /// See [`Context`].
     #[must_use]
     pub fn runtime(&self) -> &RuntimeHandle {
         &self.rt
     }
 
     /// The service's root shutdown scope: trigger it to stop the service.
+    ///
+    /// # Examples
+    ///
+    /// See [`Context`].
     #[must_use]
     pub fn shutdown(&self) -> &Shutdown {
         &self.shutdown
     }
 
     /// The background tasks, stopped within the budget at shutdown.
+    ///
+    /// # Examples
+    ///
+    /// See [`Context`].
     #[must_use]
     pub fn tasks(&self) -> &Tasks {
         &self.tasks
     }
 
     /// The resources, torn down in reverse order after the tasks stopped.
+    ///
+    /// # Examples
+    ///
+    /// See [`Context`].
     #[must_use]
     pub fn lifespan(&self) -> &Lifespan {
         &self.lifespan
     }
 
     /// The health checks behind the probes.
+    ///
+    /// # Examples
+    ///
+    /// See [`Context`].
     #[must_use]
     pub fn health(&self) -> &Health {
         &self.health
     }
 
     /// The probe state (starting, running, draining).
+    ///
+    /// # Examples
+    ///
+    /// See [`Context`].
     #[must_use]
     pub fn probes(&self) -> &Probes {
         &self.probes
     }
 
     /// The address the probe server listens on, when it runs.
+    ///
+    /// # Examples
+    ///
+    /// See [`Context`].
     #[must_use]
     pub fn probe_addr(&self) -> Option<SocketAddr> {
         self.probe_addr

@@ -37,7 +37,9 @@ use std::io;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::process::ExitCode;
+use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use futures_lite::FutureExt as _;
@@ -52,15 +54,67 @@ pub use report::{AppReport, Startup};
 
 /// The default budget from the trigger to the exit: under Kubernetes' 30 s
 /// `terminationGracePeriodSeconds`, with room for the process to exit.
+///
+/// # Examples
+///
+/// See [`Lifecycle::new`].
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(25);
 
 /// The pre-stop delay when `KUBERNETES_SERVICE_HOST` is set: time for the
 /// endpoints controller to take the pod out of rotation.
+///
+/// # Examples
+///
+/// See [`Lifecycle::new`].
 pub const KUBERNETES_PRE_STOP: Duration = Duration::from_secs(5);
 
 /// What an adapter provides so that [`Lifecycle::run`] can run a service: a
 /// runtime, a signal source and a probe server. Each method is a few lines
 /// around the adapter's own types.
+///
+/// # Examples
+///
+/// A platform on the virtual-time runtime, with no OS signals and no probe
+/// server (`steward_smol::Smol` and `steward_tokio::Tokio` are the real ones):
+///
+/// ```
+/// # #[cfg(feature = "test-util")] {
+/// use std::future::Future;
+/// use std::net::SocketAddr;
+/// use steward::app::{Lifecycle, Platform};
+/// use steward::http::Endpoints;
+/// use steward::signal::SignalHandler;
+/// use steward::{RuntimeHandle, Shutdown};
+///
+/// struct Virtual(steward::testing::TestRuntime);
+///
+/// impl Platform for Virtual {
+///     fn new() -> std::io::Result<Self> {
+///         Ok(Virtual(steward::testing::TestRuntime::new()))
+///     }
+///     fn runtime(&self) -> RuntimeHandle {
+///         self.0.handle()
+///     }
+///     fn install_signals(&self, shutdown: &Shutdown) -> std::io::Result<SignalHandler> {
+///         Ok(SignalHandler::new(shutdown)) // nothing delivers to it but the test
+///     }
+///     fn serve_probes(&self, _: SocketAddr, _: Endpoints, _: Shutdown) -> std::io::Result<SocketAddr> {
+///         Err(std::io::ErrorKind::Unsupported.into())
+///     }
+///     fn block_on<F: Future>(&self, future: F) -> F::Output {
+///         self.0.block_on(future)
+///     }
+/// }
+///
+/// let report = Lifecycle::<Virtual>::new()
+///     .try_run(|cx| async move {
+///         cx.shutdown().trigger(steward::Reason::Requested);
+///         Ok::<_, std::io::Error>(())
+///     })
+///     .unwrap();
+/// assert_eq!(report.exit_code(), 0);
+/// # }
+/// ```
 pub trait Platform: Sized {
     /// Builds the runtime (executor threads, timers).
     ///
@@ -140,9 +194,17 @@ pub struct Lifecycle<P> {
 
 /// The lifecycle with no platform: run it with [`Lifecycle::serve`] on any
 /// runtime. Adapters name their own (`steward_smol::App`).
+///
+/// # Examples
+///
+/// See [`Lifecycle`].
 pub type App = Lifecycle<NoPlatform>;
 
 /// The platform of an [`App`]: none, so it runs only through [`Lifecycle::serve`].
+///
+/// # Examples
+///
+/// See [`Lifecycle`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoPlatform;
 
@@ -250,6 +312,10 @@ impl<P> Lifecycle<P> {
     }
 
     /// The budget set with [`Lifecycle::grace`].
+    ///
+    /// # Examples
+    ///
+    /// See [`Lifecycle::grace`].
     #[must_use]
     pub fn budget(&self) -> Duration {
         self.grace
@@ -261,18 +327,25 @@ impl<P> Lifecycle<P> {
     /// `body` is the startup: once it returns `Ok`, the service is ready and
     /// runs until its shutdown is triggered.
     ///
+    /// # Examples
+    ///
+    /// See [`Lifecycle`].
+    ///
     /// # Cancel safety
     ///
     /// Not cancel-safe: dropping the future midway drops the body or stops
     /// waiting for the drain; the lifespan then hands its teardown to the runtime.
-    pub async fn serve<B, Fut, E>(self, rt: RuntimeHandle, body: B) -> AppReport
+    pub fn serve<'a, B, Fut, E>(self, rt: RuntimeHandle, body: B) -> Serve<'a>
     where
-        B: FnOnce(Context) -> Fut,
-        Fut: Future<Output = Result<(), E>>,
-        E: Into<Box<dyn Error + Send + Sync>>,
+        P: 'a,
+        B: FnOnce(Context) -> Fut + 'a,
+        Fut: Future<Output = Result<(), E>> + 'a,
+        E: Into<Box<dyn Error + Send + Sync>> + 'a,
     {
         let cx = Context::new(rt, Shutdown::new());
-        self.sequence(cx, None, body).await
+        Serve {
+            inner: Box::pin(self.sequence(cx, None, body)),
+        }
     }
 
     fn endpoints(&self, cx: &Context) -> Endpoints {
@@ -411,6 +484,10 @@ impl<P: Platform> Lifecycle<P> {
     ///
     /// When the runtime, the signal handlers or the probe listener cannot
     /// be set up (nothing of the body has run then).
+    ///
+    /// # Examples
+    ///
+    /// See [`Lifecycle::run`].
     pub fn try_run<B, Fut, E>(self, body: B) -> io::Result<AppReport>
     where
         B: FnOnce(Context) -> Fut,
@@ -434,6 +511,34 @@ impl<P: Platform> Lifecycle<P> {
         let report = platform.block_on(self.sequence(cx, signals, body));
         server_stop.trigger(Reason::Requested);
         Ok(report)
+    }
+}
+
+/// Future returned by [`Lifecycle::serve`]: the whole sequence, resolving
+/// to its report.
+///
+/// Boxed: it holds the body's future, whose type the caller wrote inline.
+/// It is `Send` only as far as the body is, so it is not declared `Send`.
+///
+/// # Examples
+///
+/// See [`Lifecycle`].
+#[must_use = "futures do nothing unless you .await or poll them"]
+pub struct Serve<'a> {
+    inner: Pin<Box<dyn Future<Output = AppReport> + 'a>>,
+}
+
+impl Future for Serve<'_> {
+    type Output = AppReport;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<AppReport> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl fmt::Debug for Serve<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Serve").finish_non_exhaustive()
     }
 }
 

@@ -7,6 +7,10 @@ use crate::tasks::Report as TasksReport;
 use crate::Reason;
 
 /// How the service's startup (the body given to [`App`](super::App)) ended.
+///
+/// # Examples
+///
+/// See [`AppReport`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Startup {
@@ -20,6 +24,10 @@ pub enum Startup {
 
 impl Startup {
     /// Whether startup finished and the service became ready.
+    ///
+    /// # Examples
+    ///
+    /// See [`AppReport`].
     #[must_use]
     pub fn is_done(&self) -> bool {
         matches!(self, Startup::Done(_))
@@ -43,6 +51,9 @@ impl Startup {
 ///     Ok::<_, std::io::Error>(())
 /// }));
 /// assert_eq!(report.exit_code(), 0);
+/// assert_eq!(report.reason(), Some(&Reason::Signal(15)));
+/// assert!(report.startup().is_done());
+/// assert!(report.tasks().is_clean() && report.lifespan().is_clean());
 /// assert!(report.to_string().starts_with("stopped after signal 15 (SIGTERM)"));
 /// # }
 /// ```
@@ -79,36 +90,60 @@ impl AppReport {
     }
 
     /// Why the service stopped.
+    ///
+    /// # Examples
+    ///
+    /// See [`AppReport`].
     #[must_use]
     pub fn reason(&self) -> Option<&Reason> {
         self.reason.as_ref()
     }
 
     /// How startup ended.
+    ///
+    /// # Examples
+    ///
+    /// See [`AppReport`].
     #[must_use]
     pub fn startup(&self) -> &Startup {
         &self.startup
     }
 
     /// How each task ended.
+    ///
+    /// # Examples
+    ///
+    /// See [`AppReport`].
     #[must_use]
     pub fn tasks(&self) -> &TasksReport {
         &self.tasks
     }
 
     /// How each resource started and stopped.
+    ///
+    /// # Examples
+    ///
+    /// See [`AppReport`].
     #[must_use]
     pub fn lifespan(&self) -> &LifespanReport {
         &self.lifespan
     }
 
     /// From the start of the sequence to the trigger.
+    ///
+    /// # Examples
+    ///
+    /// See [`AppReport`].
     #[must_use]
     pub fn uptime(&self) -> Duration {
         self.uptime
     }
 
     /// From the trigger to the end of the teardown.
+    ///
+    /// # Examples
+    ///
+    /// See [`AppReport`].
     #[must_use]
     pub fn took(&self) -> Duration {
         self.took
@@ -117,6 +152,10 @@ impl AppReport {
     /// The exit code that DESIGN.md fixes: 0 after a clean shutdown; 1 when
     /// startup failed, a task failed or had to be aborted, a resource failed
     /// to stop, or a task's failure brought the service down.
+    ///
+    /// # Examples
+    ///
+    /// See [`AppReport`].
     #[must_use]
     pub fn exit_code(&self) -> i32 {
         let faulted = matches!(

@@ -488,6 +488,10 @@ impl Select {
 }
 
 /// Future returned by [`Health::report`] and [`Health::refresh`].
+///
+/// # Examples
+///
+/// See [`Health`].
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct ReportFuture {
     // Boxed at the registry's edge: it joins a number of erased checks.

@@ -531,6 +531,12 @@ impl Response {
 }
 
 /// Future returned by [`Endpoints::respond`].
+///
+/// Dropping it stops waiting for the answer.
+///
+/// # Examples
+///
+/// See [`Endpoints::respond`].
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct Respond {
     // Boxed: it may wait on a report of erased checks.

@@ -715,9 +715,9 @@ async fn stop_one(rt: &RuntimeHandle, entry: Entry, deadline: Option<Instant>) -
 /// Appends `step` to the log, and logs it through `tracing`.
 fn record(log: &Log, step: StepReport) {
     match &step.outcome {
-        StepOutcome::Completed => tracing::info!("lifespan: {step}"),
-        StepOutcome::Panicked(_) => tracing::error!("lifespan: {step}"),
-        _ => tracing::warn!("lifespan: {step}"),
+        StepOutcome::Completed => tracing::info!("{step}"),
+        StepOutcome::Panicked(_) => tracing::error!("{step}"),
+        _ => tracing::warn!("{step}"),
     }
     lock(log).push(step);
 }

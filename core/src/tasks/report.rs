@@ -7,6 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The error a task returned, shared so that reports can be cloned.
+///
+/// # Examples
+///
+/// ```
+/// let error: steward::TaskError = std::sync::Arc::new(std::io::Error::other("disk full"));
+/// assert_eq!(error.to_string(), "disk full");
+/// ```
 pub type TaskError = Arc<dyn Error + Send + Sync + 'static>;
 
 /// How a task ended.

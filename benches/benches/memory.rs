@@ -1,0 +1,176 @@
+//! Memory: bytes per parked waiter and per child scope, counted by a
+//! global allocator that tallies every byte requested and freed.
+//!
+//! A parked waiter costs its future (wherever the task stores it) plus what
+//! registering allocates. Each waiter future is boxed, polled once with a
+//! no-op waker (which registers it) and kept: the net heap growth over
+//! `N` waiters, divided by `N`, is the future's size plus its registration,
+//! including each peer's shared structures (a waker list's amortised
+//! growth). The vector that keeps the boxes is allocated before counting.
+//!
+//! Not a criterion benchmark: the figures are exact counts, the same on
+//! every run. Prints a Markdown table.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::Pin;
+use std::task::{Context, Waker};
+
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+use std::sync::Arc;
+
+use async_executor::Executor;
+use steward::{Shutdown, Tasks};
+use steward_benches::{AsyncShutdown, Raw, Signal, Steward, Stopper, Token};
+use steward_smol::SmolRuntime;
+use steward_tokio::TokioRuntime;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
+
+const N: usize = 100_000;
+
+/// Net heap bytes that `f` leaves allocated (allocated minus freed).
+fn net_heap<T>(f: impl FnOnce() -> T) -> (usize, T) {
+    let region = Region::new(GLOBAL);
+    let out = f();
+    let change = region.change();
+    (change.bytes_allocated - change.bytes_deallocated, out)
+}
+
+/// Bytes per parked waiter of signal `S`: (size of the future, heap per waiter).
+fn waiter<S: Signal>() -> (usize, usize) {
+    let signal = S::new();
+    let size = std::mem::size_of_val(&signal.waiter());
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut parked: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::with_capacity(N);
+    let (bytes, ()) = net_heap(|| {
+        for _ in 0..N {
+            let mut waiter = Box::pin(signal.waiter());
+            assert!(waiter.as_mut().poll(&mut cx).is_pending());
+            parked.push(waiter);
+        }
+    });
+    signal.trigger();
+    for waiter in &mut parked {
+        assert!(waiter.as_mut().poll(&mut cx).is_ready());
+    }
+    drop(black_box(parked));
+    (size, bytes.div_ceil(N))
+}
+
+/// Heap bytes per child scope of one root, children kept alive.
+fn children<T, C>(root: T, child: impl Fn(&T) -> C) -> (usize, usize) {
+    let mut kept = Vec::with_capacity(N);
+    let (bytes, ()) = net_heap(|| {
+        for _ in 0..N {
+            kept.push(child(&root));
+        }
+    });
+    drop(black_box(kept));
+    (std::mem::size_of::<C>(), bytes.div_ceil(N))
+}
+
+/// Heap bytes per task spawned on a runtime that does not run it (so that
+/// every task is still alive when counted).
+fn spawned(spawn: impl Fn()) -> usize {
+    let (bytes, ()) = net_heap(|| {
+        for _ in 0..N {
+            spawn();
+        }
+    });
+    bytes.div_ceil(N)
+}
+
+/// Bytes per tracked task on tokio (current-thread, never driven) and on an
+/// executor that no thread runs: detached, through steward's `Tasks`,
+/// through tokio-util's `TaskTracker`.
+fn tracked_tasks() {
+    println!();
+    println!("## Bytes per spawned task, alive (N = {N}, a trivial `async {{}}` task)");
+    println!();
+    println!("| runtime | detached | steward `Tasks::spawn` | tokio-util `TaskTracker` | steward − detached |");
+    println!("|---|---:|---:|---:|---:|");
+    {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let detached = spawned(|| drop(rt.spawn(async {})));
+        let tasks = Tasks::new(
+            TokioRuntime::new(rt.handle().clone()).handle(),
+            Shutdown::new(),
+        );
+        let steward = spawned(|| tasks.spawn(async {}).expect("open"));
+        let tracker = TaskTracker::new();
+        let tokio_util = spawned(|| drop(rt.spawn(tracker.track_future(async {}))));
+        println!(
+            "| tokio | {detached} | {steward} | {tokio_util} | {} |",
+            steward.saturating_sub(detached)
+        );
+    }
+    {
+        let ex = Arc::new(Executor::new());
+        let detached = spawned(|| ex.spawn(async {}).detach());
+        let tasks = Tasks::new(SmolRuntime::new(Arc::clone(&ex)).handle(), Shutdown::new());
+        let steward = spawned(|| tasks.spawn(async {}).expect("open"));
+        let tracker = TaskTracker::new();
+        let tokio_util = spawned(|| ex.spawn(tracker.track_future(async {})).detach());
+        println!(
+            "| smol | {detached} | {steward} | {tokio_util} | {} |",
+            steward.saturating_sub(detached)
+        );
+    }
+}
+
+fn main() {
+    println!("## Bytes per parked waiter (N = {N})");
+    println!();
+    println!("| signal | future (B) | registration heap (B) | total (B) | note |");
+    println!("|---|---:|---:|---:|---|");
+    let rows: [(&str, (usize, usize), &str); 5] = [
+        (
+            Steward::NAME,
+            waiter::<Steward>(),
+            "`Shutdown::triggered_owned`",
+        ),
+        (
+            Raw::NAME,
+            waiter::<Raw>(),
+            "`AtomicBool` + `Event`, async block",
+        ),
+        (
+            Token::NAME,
+            waiter::<Token>(),
+            "`CancellationToken::cancelled_owned`",
+        ),
+        (
+            AsyncShutdown::NAME,
+            waiter::<AsyncShutdown>(),
+            "`wait_shutdown_triggered`",
+        ),
+        (Stopper::NAME, waiter::<Stopper>(), "`Stopped`"),
+    ];
+    for (name, (size, heap), note) in rows {
+        // `heap` includes the boxed future itself; split it back out.
+        let registration = heap - size;
+        println!("| {name} | {size} | {registration} | {heap} | {note} |");
+    }
+    println!();
+    println!("## Bytes per child scope (N = {N}, kept alive)");
+    println!();
+    println!("| scope | handle (B) | heap (B) | total (B) | note |");
+    println!("|---|---:|---:|---:|---|");
+    let (size, heap) = children(Shutdown::new(), Shutdown::child);
+    println!(
+        "| steward | {size} | {heap} | {} | `Shutdown::child` |",
+        size + heap
+    );
+    let (size, heap) = children(CancellationToken::new(), CancellationToken::child_token);
+    println!(
+        "| tokio-util | {size} | {heap} | {} | `CancellationToken::child_token` |",
+        size + heap
+    );
+    tracked_tasks();
+}

@@ -1,0 +1,210 @@
+//! service-tokio: the job processor of `service`, on tokio, with axum.
+//!
+//! ```text
+//! service-tokio [--listen ADDR] [--probe-addr ADDR] [--data DIR] [--work-ms N]
+//!               [--workers N] [--pre-stop-ms N] [--grace-ms N]
+//!               [--redis-url URL] [--postgres-url URL]
+//! ```
+//!
+//! The same jobs, protocol and files as `service` (see
+//! `steward_examples::jobs`). What differs is tokio's: the `App`, the TCP
+//! listener, and an axum server on `--probe-addr` that mounts the probe
+//! routes beside one of its own, `GET /jobs/stats`. With `--redis-url` or
+//! `--postgres-url`, Redis (`PING`) and PostgreSQL (`SELECT 1`) are checked
+//! too, as critical readiness checks: readiness fails while either is down.
+//!
+//! ```text
+//! cargo run -p steward-examples --bin service-tokio -- --redis-url redis://127.0.0.1:6379
+//! curl -i 'localhost:8080/readyz?verbose'
+//! curl localhost:8080/jobs/stats
+//! ```
+
+use std::error::Error;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use steward::health::Check;
+use steward::http::Endpoints;
+use steward::{Context, Reason, RuntimeHandle, Shutdown};
+use steward_examples::checks::{PostgresCheck, RedisCheck};
+use steward_examples::jobs::{self, Jobs, Options, UsageError};
+use steward_tokio::App;
+use tokio::net::TcpListener;
+use tokio_util::compat::TokioAsyncReadCompatExt;
+
+/// The errors startup may return: any, boxed.
+type StartupError = Box<dyn Error + Send + Sync>;
+
+/// How often Redis and PostgreSQL are checked: a dependency that goes away
+/// takes readiness down within about this long.
+const DEPENDENCY_CHECK_EVERY: Duration = Duration::from_secs(2);
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let (options, redis, postgres) = match parse(std::env::args().skip(1)) {
+        Ok(parsed) => parsed,
+        Err(e) => return usage(&e),
+    };
+    // No `probe_addr`: axum serves the probes, as the first resource.
+    let app = options.configure(App::new());
+
+    app.run(|cx| async move {
+        let stats = Arc::new(OnceLock::new());
+        let http = serve_http(&cx, options.probe_addr, Arc::clone(&stats));
+        let rt = cx.runtime().clone();
+        let stop = move |server| stop_http(server, rt);
+        cx.lifespan().start("http", http, stop).await?;
+        jobs::register_watchdog(&cx)?;
+        if let Some(redis) = redis {
+            let check = move || {
+                let redis = redis.clone();
+                async move { redis.check().await }
+            };
+            cx.health().register(
+                Check::new("redis", check)
+                    .ready()
+                    .every(DEPENDENCY_CHECK_EVERY),
+            )?;
+        }
+        if let Some(postgres) = postgres {
+            let check = move || {
+                let postgres = postgres.clone();
+                async move { postgres.check().await }
+            };
+            cx.health().register(
+                Check::new("postgres", check)
+                    .ready()
+                    .every(DEPENDENCY_CHECK_EVERY),
+            )?;
+        }
+
+        // The journal, the workers, the listener: as in `service`.
+        let jobs = Jobs::open(&cx, &options).await?;
+        let disk = Check::new("journal-disk", jobs.journal().clone());
+        cx.health().register(disk.ready())?;
+        let _ = stats.set(jobs.clone());
+        jobs.start_workers(options.workers, options.work)?;
+        jobs.log_throughput(Duration::from_secs(10))?;
+        let listen = async {
+            let addr = options.listen;
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("{addr}: {e}"))?;
+            let bound = listener.local_addr()?;
+            cx.tasks().start("listener", move |stop| async move {
+                let accept = || async {
+                    let (stream, peer) = listener.accept().await?;
+                    Ok((stream.compat(), peer)) // tokio's socket as a futures-io stream
+                };
+                jobs.serve(stop, accept).await;
+            })?;
+            Ok::<_, StartupError>(bound)
+        };
+        let bound = cx
+            .lifespan()
+            .start("listener", listen, |_| async {})
+            .await?;
+
+        cx.health().refresh().await;
+        jobs::announce(&cx, bound);
+        Ok::<_, StartupError>(())
+    })
+}
+
+/// Binds `addr` and serves the probe routes and `/jobs/stats` there until
+/// the returned scope is triggered; the server holds a guard on it until
+/// it has closed.
+async fn serve_http(
+    cx: &Context,
+    addr: SocketAddr,
+    stats: Arc<OnceLock<Jobs>>,
+) -> Result<Shutdown, String> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("{addr}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(addr = %bound, "serving probes and /jobs/stats (axum)");
+    let stats = move || async move {
+        match stats.get() {
+            Some(jobs) => jobs_stats(jobs),
+            None => (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response(),
+        }
+    };
+    let router = steward_tokio::axum::router(Endpoints::new(cx.probes().clone()))
+        .route("/jobs/stats", axum::routing::get(stats));
+    let stop = Shutdown::new();
+    let (closed, guard) = (stop.clone(), stop.guard());
+    cx.runtime().spawn(async move {
+        let server = axum::serve(listener, router).with_graceful_shutdown(closed.triggered_owned());
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "the HTTP server failed");
+        }
+        drop(guard);
+    });
+    Ok(stop)
+}
+
+fn jobs_stats(jobs: &Jobs) -> Response {
+    let json = [(header::CONTENT_TYPE, "application/json")];
+    (json, jobs.stats().to_json()).into_response()
+}
+
+/// The teardown of the HTTP server: it stops accepting and lets the
+/// requests in flight finish; a client that holds its connection open past a
+/// second is left to the process's exit rather than failing the teardown.
+async fn stop_http(server: Shutdown, rt: RuntimeHandle) {
+    server.trigger(Reason::Requested);
+    if rt
+        .timeout(Duration::from_secs(1), server.drained())
+        .await
+        .is_err()
+    {
+        tracing::info!("probe connections still open; they close with the process");
+    }
+}
+
+type Parsed = (Options, Option<RedisCheck>, Option<PostgresCheck>);
+
+fn parse(args: impl Iterator<Item = String>) -> Result<Parsed, UsageError> {
+    let (options, rest) = Options::parse(args)?;
+    let (mut redis, mut postgres) = (None, None);
+    for (flag, url) in rest {
+        let invalid = |e: &dyn Error| UsageError::Invalid(format!("{flag} {url}: {e}"));
+        match flag.as_str() {
+            "--redis-url" => {
+                let client = redis::Client::open(url.as_str()).map_err(|e| invalid(&e))?;
+                redis = Some(RedisCheck::new(client));
+            }
+            "--postgres-url" => {
+                let config = url.parse().map_err(|e| invalid(&e))?;
+                postgres = Some(PostgresCheck::new(config));
+            }
+            _ => return Err(UsageError::Invalid(format!("unknown flag {flag}"))),
+        }
+    }
+    Ok((options, redis, postgres))
+}
+
+fn usage(e: &UsageError) -> ExitCode {
+    let usage = format!(
+        "usage: service-tokio {} [--redis-url URL] [--postgres-url URL]",
+        Options::USAGE
+    );
+    match e {
+        UsageError::Help => {
+            println!("{usage}");
+            ExitCode::SUCCESS
+        }
+        UsageError::Invalid(why) => {
+            eprintln!("service-tokio: {why}\n{usage}");
+            ExitCode::from(2)
+        }
+    }
+}

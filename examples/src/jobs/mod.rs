@@ -1,0 +1,479 @@
+//! A small durable job processor, runtime-neutral: the logic behind the
+//! `service` (smol) and `service-tokio` examples, which only add their
+//! runtime's TCP listener.
+//!
+//! # The protocol
+//!
+//! A client connects over TCP and sends one job a line (its payload, any
+//! text; bytes that are not UTF-8 become U+FFFD, a CRLF ending counts as a
+//! newline). The service answers `ok <id>` once the job is durably in the
+//! journal (written and fsynced), in the order the lines came. A last line
+//! without its newline is not a job. A line longer than [`MAX_LINE`] closes
+//! the connection; so does a journal that failed, after `err journal
+//! unavailable`.
+//!
+//! # The files
+//!
+//! In the data directory: `journal.log`, one line `<id> <payload>` a job
+//! accepted, and `done.log`, one line `<id> <payload>` a job completed. The
+//! jobs in the first and not in the second are pending: on start they are
+//! queued again. So each acknowledged job ends up exactly once in
+//! `done.log`, whatever moment the service was stopped at, even by SIGKILL
+//! (then a job's work may run twice: once cut short before its line was
+//! written, once after the restart; its line is written once).
+//!
+//! # The lifecycle
+//!
+//! Startup, in order: the journal (a lifespan step: opened, pending jobs
+//! resumed into the queue; closed and fsynced at teardown) → the workers
+//! (tasks that take jobs from the queue) → the job listener (last, so that
+//! no client is accepted before all behind it runs). On the stop signal the
+//! listener stops accepting and the connections stop reading; each worker
+//! finishes the job in hand and leaves the rest queued in the journal; then
+//! the lifespan closes the journal.
+//!
+//! # Examples
+//!
+//! The service without its listener, on smol's global executor (the
+//! examples' binaries add a TCP listener with [`Jobs::serve`]):
+//!
+//! ```
+//! use std::time::Duration;
+//! use steward::{App, Reason};
+//! use steward_examples::jobs::{Jobs, Options, JOURNAL_FILE};
+//!
+//! let dir = std::env::temp_dir().join(format!("jobs-doc-{}", std::process::id()));
+//! # let _ = std::fs::remove_dir_all(&dir);
+//! let options = Options { data: dir.clone(), ..Options::default() };
+//! let rt = steward_smol::SmolRuntime::global().handle();
+//! let report = futures_lite::future::block_on(App::new().serve(rt, |cx| async move {
+//!     steward_examples::jobs::register_watchdog(&cx)?;
+//!     let jobs = Jobs::open(&cx, &options).await?;
+//!     jobs.start_workers(2, Duration::from_millis(5))?;
+//!     jobs.log_throughput(Duration::from_secs(10))?;
+//!     let ids = jobs.submit(vec!["resize photo 1".into(), "resize photo 2".into()]).await?;
+//!     assert_eq!(ids, [1, 2]); // in the journal, fsynced: a client may be told
+//!     assert_eq!(jobs.stats().accepted, 2);
+//!     assert_eq!(jobs.journal().syncs(), 1); // both in one fsync
+//!     cx.shutdown().trigger(Reason::Requested);
+//!     Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+//! }));
+//! assert_eq!(report.exit_code(), 0, "{report}");
+//! let journal = std::fs::read_to_string(dir.join(JOURNAL_FILE))?;
+//! assert_eq!(journal, "1 resize photo 1\n2 resize photo 2\n");
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod connection;
+mod files;
+mod journal;
+mod options;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_channel::{Receiver, Sender};
+use futures_lite::{AsyncRead, AsyncWrite};
+use steward::health::{Check, RegisterError, StallWatchdog};
+use steward::probes::Phase;
+use steward::runtime::RuntimeHandle;
+use steward::{Context, FirstRun, LifespanError, Periodic, Restart, Shutdown, StartError, Tasks};
+
+pub use connection::{MAX_LINE, WRITE_TIMEOUT};
+pub use files::{DONE_FILE, JOURNAL_FILE};
+pub use journal::{Journal, JournalError};
+pub use options::{Options, UsageError};
+
+/// One job: the id it was acknowledged with, and what the client sent.
+///
+/// # Examples
+///
+/// See [`Journal`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// Its id, unique in the data directory.
+    pub id: u64,
+    /// Its line, without the newline.
+    pub payload: String,
+}
+
+/// The job service: the journal, the queue, the workers' shared state. A
+/// cheap handle.
+///
+/// # Examples
+///
+/// See [the module](self).
+#[derive(Clone)]
+pub struct Jobs {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    journal: Journal,
+    queue: Sender<Job>,
+    next: Receiver<Job>,
+    counts: Counts,
+    tasks: Tasks,
+    rt: RuntimeHandle,
+}
+
+#[derive(Default)]
+struct Counts {
+    resumed: AtomicU64,
+    accepted: AtomicU64,
+    done: AtomicU64,
+}
+
+impl Jobs {
+    /// Opens the journal in `options.data` as the lifespan step `journal`
+    /// (closed and fsynced at teardown), and queues the pending jobs it holds.
+    ///
+    /// # Errors
+    ///
+    /// The step's error: the directory or the files could not be opened.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Lifespan::start`](steward::Lifespan::start).
+    ///
+    /// # Examples
+    ///
+    /// See [the module](self).
+    pub async fn open(cx: &Context, options: &Options) -> Result<Jobs, LifespanError> {
+        let (queue, next) = async_channel::unbounded();
+        let (resume, dir) = (queue.clone(), options.data.clone());
+        let open = async move {
+            let (journal, pending) = Journal::open(dir.clone()).await?;
+            tracing::info!(dir = %dir.display(), pending = pending.len(), "journal open");
+            for job in pending {
+                // Unbounded, and a receiver is held: never full nor closed.
+                let _ = resume.try_send(job);
+            }
+            Ok::<_, io::Error>(journal)
+        };
+        let journal = cx.lifespan().start("journal", open, Journal::close).await?;
+        let jobs = Jobs {
+            inner: Arc::new(Inner {
+                counts: Counts {
+                    resumed: AtomicU64::new(next.len() as u64),
+                    ..Counts::default()
+                },
+                journal,
+                queue,
+                next,
+                tasks: cx.tasks().clone(),
+                rt: cx.runtime().clone(),
+            }),
+        };
+        Ok(jobs)
+    }
+
+    /// Starts `count` workers, the tasks `worker-1` … `worker-N`: each takes
+    /// a job from the queue, works on it for `work`, and records it done.
+    ///
+    /// On its stop signal a worker finishes the job in hand and returns; the
+    /// jobs still queued stay pending in the journal. A worker that fails (the
+    /// journal failed) is restarted with backoff; past its restart budget it
+    /// brings the service down.
+    ///
+    /// # Errors
+    ///
+    /// When the task registry is closed (the service is stopping).
+    ///
+    /// # Examples
+    ///
+    /// See [the module](self).
+    pub fn start_workers(&self, count: usize, work: Duration) -> Result<(), StartError> {
+        for n in 1..=count {
+            let jobs = self.clone();
+            let name = format!("worker-{n}");
+            self.inner
+                .tasks
+                .supervise(name, Restart::on_failure(), move |stop| {
+                    let jobs = jobs.clone();
+                    async move { jobs.work(stop, work).await }
+                })?;
+        }
+        Ok(())
+    }
+
+    async fn work(&self, stop: Shutdown, work: Duration) -> Result<(), JournalError> {
+        while let Some(Ok(job)) = stop.run_until_triggered(self.inner.next.recv()).await {
+            // The job in hand is finished even when the stop comes meanwhile.
+            self.inner.rt.sleep(work).await;
+            self.inner.journal.complete(job).await?;
+            // Relaxed: a statistic; nothing is published through it.
+            self.inner.counts.done.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Starts the periodic task `throughput`, which logs every `every` how
+    /// many jobs came and were done since its last run.
+    ///
+    /// # Errors
+    ///
+    /// When the task registry is closed.
+    ///
+    /// # Examples
+    ///
+    /// See [the module](self).
+    pub fn log_throughput(&self, every: Duration) -> Result<(), StartError> {
+        let jobs = self.clone();
+        let mut last = self.stats();
+        let schedule = Periodic::new(every).first_run(FirstRun::AfterInterval);
+        self.inner.tasks.periodic("throughput", schedule, move || {
+            let now = jobs.stats();
+            let done = now.done - last.done;
+            tracing::info!(
+                accepted = now.accepted - last.accepted,
+                fsyncs = now.syncs - last.syncs,
+                done,
+                per_second = done as f64 / every.as_secs_f64(),
+                queued = now.queued,
+                "throughput over the last {every:?}"
+            );
+            last = now;
+            async {}
+        })
+    }
+
+    /// Accepts clients until `stop` is triggered, serving each as its own
+    /// task of the registry. `accept` is the runtime's listener's accept
+    /// (`|| listener.accept()`): the one runtime-specific piece.
+    ///
+    /// An accept error (out of file descriptors, say) is logged and retried
+    /// after a pause rather than ending the listener.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops accepting; the connections already accepted
+    /// go on until `stop` is triggered.
+    ///
+    /// # Examples
+    ///
+    /// The `service` example's listener (`examples/src/bin/service.rs`):
+    ///
+    /// ```no_run
+    /// # // no_run: it binds a port and waits for clients.
+    /// # async fn listener(cx: steward::Context, jobs: steward_examples::jobs::Jobs) -> std::io::Result<()> {
+    /// let listener = smol::net::TcpListener::bind("127.0.0.1:7070").await?;
+    /// cx.tasks().start("listener", move |stop| async move {
+    ///     jobs.serve(stop, || listener.accept()).await;
+    /// }).map_err(std::io::Error::other)?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn serve<A, Fut, S>(&self, stop: Shutdown, mut accept: A)
+    where
+        A: FnMut() -> Fut,
+        Fut: Future<Output = io::Result<(S, SocketAddr)>>,
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        while let Some(accepted) = stop.run_until_triggered(accept()).await {
+            match accepted {
+                Ok((stream, peer)) => {
+                    if self.connect(stream, peer, stop.clone()).is_err() {
+                        return; // the registry closed: the service is stopping
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed; retrying in 100 ms");
+                    let pause = self.inner.rt.sleep(Duration::from_millis(100));
+                    stop.run_until_triggered(pause).await;
+                }
+            }
+        }
+    }
+
+    /// Serves one client as a task of the registry until it hangs up or
+    /// `stop` is triggered.
+    ///
+    /// # Errors
+    ///
+    /// When the registry is closed; the stream is dropped.
+    ///
+    /// # Examples
+    ///
+    /// The `service` example's listener (`examples/src/bin/service.rs`):
+    ///
+    /// ```no_run
+    /// # // no_run: it binds a port and waits for clients.
+    /// # async fn listener(cx: steward::Context, jobs: steward_examples::jobs::Jobs) -> std::io::Result<()> {
+    /// let listener = smol::net::TcpListener::bind("127.0.0.1:7070").await?;
+    /// cx.tasks().start("listener", move |stop| async move {
+    ///     jobs.serve(stop, || listener.accept()).await;
+    /// }).map_err(std::io::Error::other)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn connect<S>(&self, stream: S, peer: SocketAddr, stop: Shutdown) -> Result<(), StartError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let jobs = self.clone();
+        self.inner
+            .tasks
+            .spawn(connection::serve(jobs, stream, peer, stop))
+    }
+
+    /// Records new jobs in the journal, queues them, and returns their ids.
+    ///
+    /// # Errors
+    ///
+    /// When the journal could not record them: none is queued.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future may leave the jobs recorded and not queued: they
+    /// are resumed at the next start.
+    ///
+    /// # Examples
+    ///
+    /// See [the module](self).
+    pub async fn submit(&self, payloads: Vec<String>) -> Result<Vec<u64>, JournalError> {
+        let jobs = self.inner.journal.accept(payloads).await?;
+        // Relaxed: a statistic.
+        let n = jobs.len() as u64;
+        self.inner.counts.accepted.fetch_add(n, Ordering::Relaxed);
+        let ids = jobs.iter().map(|job| job.id).collect();
+        for job in jobs {
+            let _ = self.inner.queue.try_send(job); // unbounded, never closed
+        }
+        Ok(ids)
+    }
+
+    /// The counts since this process started, and the queue's length now.
+    ///
+    /// # Examples
+    ///
+    /// See [the module](self).
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        let counts = &self.inner.counts;
+        // Relaxed: statistics, each read on its own.
+        Stats {
+            resumed: counts.resumed.load(Ordering::Relaxed),
+            accepted: counts.accepted.load(Ordering::Relaxed),
+            done: counts.done.load(Ordering::Relaxed),
+            queued: self.inner.next.len() as u64,
+            syncs: self.inner.journal.syncs(),
+        }
+    }
+
+    /// The journal.
+    ///
+    /// # Examples
+    ///
+    /// See [the module](self).
+    #[must_use]
+    pub fn journal(&self) -> &Journal {
+        &self.inner.journal
+    }
+
+    pub(crate) fn runtime(&self) -> &RuntimeHandle {
+        &self.inner.rt
+    }
+}
+
+impl fmt::Debug for Jobs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Jobs")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Jobs::stats`] reads.
+///
+/// # Examples
+///
+/// ```
+/// use steward_examples::jobs::Stats;
+///
+/// let stats = Stats { resumed: 2, accepted: 10, done: 9, queued: 3, syncs: 4 };
+/// assert_eq!(
+///     stats.to_json(),
+///     r#"{"resumed":2,"accepted":10,"done":9,"queued":3,"journal_fsyncs":4}"#
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Jobs found pending in the journal at start.
+    pub resumed: u64,
+    /// Jobs accepted since the start.
+    pub accepted: u64,
+    /// Jobs done since the start.
+    pub done: u64,
+    /// Jobs waiting for a worker now.
+    pub queued: u64,
+    /// The fsyncs that recorded the accepted jobs ([`Journal::syncs`]).
+    pub syncs: u64,
+}
+
+impl Stats {
+    /// As a JSON object.
+    ///
+    /// # Examples
+    ///
+    /// See [`Stats`].
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        format!(
+            r#"{{"resumed":{},"accepted":{},"done":{},"queued":{},"journal_fsyncs":{}}}"#,
+            self.resumed, self.accepted, self.done, self.queued, self.syncs
+        )
+    }
+}
+
+/// Registers `runtime`, the stall watchdog, as a liveness check: it fails
+/// when the executor stops scheduling tasks on time. (The App registers
+/// `tasks` itself, which fails once a supervised task escalated.)
+///
+/// # Errors
+///
+/// When a check named `runtime` is registered already.
+///
+/// # Examples
+///
+/// See [the module](self).
+pub fn register_watchdog(cx: &Context) -> Result<(), RegisterError> {
+    let watchdog = StallWatchdog::new(cx.runtime());
+    cx.health().register(Check::new("runtime", watchdog).live())
+}
+
+/// Prints `listening on <addr>` on stdout once the service is running (its
+/// startup returned and readiness follows its checks), so that a script
+/// knows when to send jobs.
+///
+/// # Examples
+///
+/// ```no_run
+/// # // no_run: it binds ports and waits for a signal.
+/// # fn main() -> std::process::ExitCode {
+/// steward_smol::App::new().run(|cx| async move {
+///     let addr = "127.0.0.1:7070".parse().unwrap(); // once the listener is bound
+///     steward_examples::jobs::announce(&cx, addr);
+///     Ok::<_, std::io::Error>(())
+/// })
+/// # }
+/// ```
+pub fn announce(cx: &Context, addr: SocketAddr) {
+    let (probes, rt) = (cx.probes().clone(), cx.runtime().clone());
+    cx.runtime().spawn(async move {
+        // The App marks the service running as soon as the startup returns;
+        // nothing signals it, so look every millisecond until then.
+        while probes.phase() == Phase::Starting {
+            rt.sleep(Duration::from_millis(1)).await;
+        }
+        if probes.phase() == Phase::Running {
+            println!("listening on {addr}");
+        }
+    });
+}
