@@ -197,3 +197,23 @@ impl Drop for DropCount {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
+
+/// `close` on one thread races the last task's end on another while a third
+/// waits: whichever of the two leaves the registry idle wakes the waiter.
+/// (With `close` and `wait` on one thread, as above, `wait` rechecks after
+/// the close itself and cannot show a close that forgets to notify.)
+#[test]
+fn close_races_last_end_with_a_waiter_elsewhere() {
+    loom::model(|| {
+        let (tasks, threads) = registry();
+        tasks.spawn(async {}).unwrap();
+        let closer = thread::spawn({
+            let tasks = tasks.clone();
+            move || assert!(tasks.close())
+        });
+        block_on(tasks.wait());
+        assert_eq!(tasks.len(), 0);
+        closer.join().unwrap();
+        join_all(&threads);
+    });
+}
