@@ -38,4 +38,4 @@ mod tcp_check;
 pub use app::{App, Smol};
 pub use probe_server::ProbeServer;
 pub use runtime::SmolRuntime;
-pub use tcp_check::TcpCheck;
+pub use tcp_check::{SmolConnector, TcpCheck};

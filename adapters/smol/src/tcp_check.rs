@@ -1,8 +1,10 @@
-use std::fmt;
+use std::io;
+use std::net::SocketAddr;
 
-use steward::health::{CheckOutcome, HealthCheck};
+use steward::health::Connector;
 
-/// A health check that opens a TCP connection to an address, and closes it.
+/// A health check that opens a TCP connection to an address, and closes it:
+/// [`steward::health::TcpCheck`] on smol.
 ///
 /// The address (`host:port`) is resolved again on every run, so a service
 /// that moves is followed. The registry's timeout bounds the run.
@@ -17,47 +19,26 @@ use steward::health::{CheckOutcome, HealthCheck};
 /// let check = TcpCheck::new(listener.local_addr().unwrap().to_string());
 /// assert_eq!(smol::block_on(check.check()).status(), Status::Healthy);
 /// ```
-#[derive(Clone)]
-pub struct TcpCheck {
-    addr: String,
-}
+pub type TcpCheck = steward::health::TcpCheck<SmolConnector>;
 
-impl TcpCheck {
-    /// A check connecting to `addr`, a `host:port`.
-    ///
-    /// # Examples
-    ///
-    /// See [`TcpCheck`].
-    #[must_use]
-    pub fn new(addr: impl Into<String>) -> Self {
-        Self { addr: addr.into() }
-    }
-}
+/// [`steward::health::Connector`] on smol's `TcpStream`.
+///
+/// # Examples
+///
+/// See [`TcpCheck`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SmolConnector;
 
-impl HealthCheck for TcpCheck {
-    async fn check(&self) -> CheckOutcome {
-        match smol::net::TcpStream::connect(self.addr.as_str()).await {
-            Ok(stream) => match stream.peer_addr() {
-                Ok(peer) => CheckOutcome::healthy().with_details(format!("connected to {peer}")),
-                Err(_) => CheckOutcome::healthy(),
-            },
-            Err(e) => CheckOutcome::unhealthy(format!("connect to {}: {e}", self.addr)),
-        }
-    }
-}
-
-impl fmt::Debug for TcpCheck {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpCheck")
-            .field("addr", &self.addr)
-            .finish()
+impl Connector for SmolConnector {
+    async fn connect(addr: &str) -> io::Result<SocketAddr> {
+        smol::net::TcpStream::connect(addr).await?.peer_addr()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use steward::health::Status;
+    use steward::health::{HealthCheck, Status};
 
     #[test]
     fn healthy_while_something_listens_unhealthy_after() {

@@ -40,4 +40,4 @@ mod tcp_check;
 pub use app::{App, Tokio};
 pub use probe_server::ProbeServer;
 pub use runtime::TokioRuntime;
-pub use tcp_check::TcpCheck;
+pub use tcp_check::{TcpCheck, TokioConnector};

@@ -60,6 +60,7 @@ mod entry;
 mod join;
 mod report;
 mod spec;
+mod tcp;
 mod tripwire;
 mod watchdog;
 
@@ -79,6 +80,7 @@ pub use spec::{
     Check, Refresh, RegisterError, DEFAULT_INLINE_CACHE, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, LIVE,
     READY,
 };
+pub use tcp::{Connector, TcpCheck};
 pub use tripwire::Tripwire;
 pub use watchdog::StallWatchdog;
 
