@@ -53,6 +53,10 @@ fn main() -> ExitCode {
 fn parse(mut args: impl Iterator<Item = String>) -> Result<(String, Duration), String> {
     let (mut runtime, mut drain) = ("smol".to_owned(), Duration::from_millis(100));
     while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            println!("usage: hello [--runtime smol|tokio] [--drain-ms N]");
+            std::process::exit(0);
+        }
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--runtime" if value == "smol" || value == "tokio" => runtime = value,

@@ -157,6 +157,10 @@ impl Flags {
             write: ms(5),
         };
         while let Some(flag) = args.next() {
+            if flag == "--help" || flag == "-h" {
+                println!("usage: {USAGE}");
+                std::process::exit(0);
+            }
             let value = args.next().ok_or(format!("{flag} needs a value"))?;
             let millis = || value.parse().map(ms).map_err(|e| format!("{flag}: {e}"));
             match flag.as_str() {

@@ -71,6 +71,10 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<(SocketAddr, Option<P
     let mut probe_addr: SocketAddr = ([127, 0, 0, 1], 8080).into();
     let mut fail_file = None;
     while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            println!("usage: probes [--probe-addr ADDR] [--fail-file PATH]");
+            std::process::exit(0);
+        }
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--probe-addr" => {
