@@ -10,8 +10,8 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use steward::{Reason, Shutdown};
 use steward_benches::{paired, report, Contender};
+use steward_core::{Reason, Shutdown};
 use tokio_util::sync::CancellationToken;
 
 const N: usize = 100_000;

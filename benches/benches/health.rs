@@ -15,9 +15,9 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use steward::health::{Check, Health, Refresh, Status};
-use steward::RuntimeHandle;
 use steward_benches::{paired, report, BenchRuntime, Contender, Latch, Smol, Spawner, Tokio};
+use steward_core::health::{Check, Health, Refresh, Status};
+use steward_core::RuntimeHandle;
 
 const CHECKS: usize = 100;
 const CHECK_TIME: Duration = Duration::from_millis(1);

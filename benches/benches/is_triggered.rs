@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion};
-use steward::Shutdown;
 use steward_benches::{paired, report, Contender};
+use steward_core::Shutdown;
 use tokio_util::sync::CancellationToken;
 
 fn is_triggered(c: &mut Criterion) {

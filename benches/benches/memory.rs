@@ -20,8 +20,8 @@ use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use std::sync::Arc;
 
 use async_executor::Executor;
-use steward::{Shutdown, Tasks};
 use steward_benches::{AsyncShutdown, Raw, Signal, Steward, Stopper, Token};
+use steward_core::{Shutdown, Tasks};
 use steward_smol::SmolRuntime;
 use steward_tokio::TokioRuntime;
 use tokio_util::sync::CancellationToken;

@@ -22,11 +22,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use steward::health::{Check, Health, Refresh, Status};
-use steward::http::Endpoints;
-use steward::probes::Probes;
-use steward::{RuntimeHandle, Shutdown};
 use steward_benches::{BenchRuntime, Smol, Spawner, Tokio};
+use steward_core::health::{Check, Health, Refresh, Status};
+use steward_core::http::Endpoints;
+use steward_core::probes::Probes;
+use steward_core::{RuntimeHandle, Shutdown};
 use steward_hyper::Server;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -27,8 +27,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use event_listener::Event;
-use steward::{Shutdown, Tasks};
 use steward_benches::{paired, report, BenchRuntime, Contender, Latch, Smol, Spawner, Tokio};
+use steward_core::{Shutdown, Tasks};
 use tokio_util::task::TaskTracker;
 
 const N: usize = 100_000;

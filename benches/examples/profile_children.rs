@@ -13,7 +13,7 @@
 
 use std::hint::black_box;
 
-use steward::{Reason, Shutdown};
+use steward_core::{Reason, Shutdown};
 use tokio_util::sync::CancellationToken;
 
 const N: usize = 100_000;

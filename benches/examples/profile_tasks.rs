@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use async_executor::Executor;
 use event_listener::Event;
-use steward::{Shutdown, Tasks};
+use steward_core::{Shutdown, Tasks};
 use steward_smol::SmolRuntime;
 use tokio_util::task::TaskTracker;
 

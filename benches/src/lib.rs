@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use async_executor::Executor;
 use event_listener::Event;
-use steward::{Reason, Shutdown};
+use steward_core::{Reason, Shutdown};
 use tokio_util::sync::CancellationToken;
 
 /// Worker threads of each runtime: the machine has two cores.
@@ -96,7 +96,7 @@ impl Spawner {
 
     /// steward's runtime handle (through the adapter) for this runtime.
     #[must_use]
-    pub fn steward(&self) -> steward::RuntimeHandle {
+    pub fn steward(&self) -> steward_core::RuntimeHandle {
         match self {
             Spawner::Tokio(handle) => steward_tokio::TokioRuntime::new(handle.clone()).handle(),
             Spawner::Smol(executor) => {

@@ -5,7 +5,7 @@
 //! reverse, health checks, Kubernetes liveness/readiness/startup probes,
 //! periodic jobs and cleanup that cannot be cut short. This crate depends on
 //! no async runtime: thin adapters (`steward-smol`, `steward-tokio`) give it
-//! one, and a library written against `steward` alone runs on both.
+//! one, and a library written against `steward-core` alone runs on both.
 //!
 //! # Examples
 //!
@@ -13,7 +13,7 @@
 //! what it holds when shutdown is triggered, and `main` waits for it to drain.
 //!
 //! ```
-//! use steward::{Reason, Shutdown};
+//! use steward_core::{Reason, Shutdown};
 //! # futures_lite::future::block_on(async {
 //! let shutdown = Shutdown::new();
 //!
@@ -107,7 +107,7 @@
 //! ```
 //! # #[cfg(feature = "test-util")] {
 //! use std::time::Duration;
-//! use steward::{testing::TestRuntime, Periodic, Restart, Shutdown, Tasks};
+//! use steward_core::{testing::TestRuntime, Periodic, Restart, Shutdown, Tasks};
 //!
 //! let rt = TestRuntime::new(); // virtual time; a service passes its adapter's handle
 //! let service = Shutdown::new();
@@ -122,16 +122,16 @@
 //! let cleanup = tasks.shield(async { /* release the lease */ });
 //! drop(cleanup); // the cleanup runs anyway
 //!
-//! service.trigger(steward::Reason::Signal(15));
+//! service.trigger(steward_core::Reason::Signal(15));
 //! let report = rt.block_on(tasks.shutdown(Duration::from_secs(25)));
 //! assert!(report.is_clean(), "{report}");
 //! # }
-//! # Ok::<(), steward::StartError>(())
+//! # Ok::<(), steward_core::StartError>(())
 //! ```
 //!
 //! # Features
 //!
-//! - `test-util`: `steward::testing`, a deterministic runtime with virtual
+//! - `test-util`: `steward_core::testing`, a deterministic runtime with virtual
 //!   time, so that timeouts, periodic work and shutdown sequences are tested
 //!   in microseconds without sleeping.
 //!

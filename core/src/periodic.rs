@@ -19,7 +19,7 @@ use crate::{Exit, StartError, TaskOutput, Tasks};
 ///
 /// ```
 /// use std::time::Duration;
-/// use steward::{FirstRun, Periodic};
+/// use steward_core::{FirstRun, Periodic};
 ///
 /// let hourly = Periodic::new(Duration::from_secs(3600)).first_run(FirstRun::AfterInterval);
 /// # drop(hourly);
@@ -48,7 +48,7 @@ pub enum FirstRun {
 ///
 /// ```
 /// use std::time::Duration;
-/// use steward::{MissedTick, Periodic};
+/// use steward_core::{MissedTick, Periodic};
 ///
 /// let aligned = Periodic::new(Duration::from_secs(60)).missed_tick(MissedTick::Skip);
 /// # drop(aligned);
@@ -80,7 +80,7 @@ pub enum MissedTick {
 /// use std::sync::atomic::{AtomicU32, Ordering};
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use steward::{testing::TestRuntime, FirstRun, Periodic, Shutdown, Tasks};
+/// use steward_core::{testing::TestRuntime, FirstRun, Periodic, Shutdown, Tasks};
 ///
 /// let rt = TestRuntime::new();
 /// let tasks = Tasks::new(rt.handle(), Shutdown::new());
@@ -99,7 +99,7 @@ pub enum MissedTick {
 /// let report = rt.block_on(tasks.shutdown(Duration::from_secs(1)));
 /// assert_eq!(report.get("refresh-cache").unwrap().stop_took(), Some(Duration::ZERO));
 /// # }
-/// # Ok::<(), steward::StartError>(())
+/// # Ok::<(), steward_core::StartError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Periodic {
@@ -120,7 +120,7 @@ impl Periodic {
     /// # Examples
     ///
     /// ```
-    /// let every_second = steward::Periodic::new(std::time::Duration::from_secs(1));
+    /// let every_second = steward_core::Periodic::new(std::time::Duration::from_secs(1));
     /// # drop(every_second);
     /// ```
     #[must_use]
@@ -164,7 +164,7 @@ impl Periodic {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let spread = steward::Periodic::new(Duration::from_secs(60)).jitter(Duration::from_secs(5));
+    /// let spread = steward_core::Periodic::new(Duration::from_secs(60)).jitter(Duration::from_secs(5));
     /// # drop(spread);
     /// ```
     #[must_use]
@@ -283,7 +283,7 @@ impl Tasks {
     /// use std::sync::atomic::{AtomicU32, Ordering};
     /// use std::sync::Arc;
     /// use std::time::Duration;
-    /// use steward::{testing::TestRuntime, Shutdown, Tasks};
+    /// use steward_core::{testing::TestRuntime, Shutdown, Tasks};
     ///
     /// let rt = TestRuntime::new();
     /// let tasks = Tasks::new(rt.handle(), Shutdown::new());
@@ -296,7 +296,7 @@ impl Tasks {
     /// rt.advance(Duration::from_millis(2500)); // runs at 0, 1 and 2 s
     /// assert_eq!(beats.load(Ordering::SeqCst), 3);
     /// # }
-    /// # Ok::<(), steward::StartError>(())
+    /// # Ok::<(), steward_core::StartError>(())
     /// ```
     pub fn every<F, Fut>(
         &self,

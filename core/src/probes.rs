@@ -33,7 +33,7 @@ const SHUTDOWN: &str = "shutdown";
 /// # Examples
 ///
 /// ```
-/// use steward::probes::Phase;
+/// use steward_core::probes::Phase;
 /// assert!(Phase::Starting < Phase::Running && Phase::Running < Phase::Draining);
 /// assert_eq!(Phase::Draining.to_string(), "draining");
 /// ```
@@ -61,7 +61,7 @@ impl Phase {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(steward::probes::Phase::Running.as_str(), "running");
+    /// assert_eq!(steward_core::probes::Phase::Running.as_str(), "running");
     /// ```
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -84,7 +84,7 @@ impl fmt::Display for Phase {
 /// # Examples
 ///
 /// ```
-/// use steward::probes::Probe;
+/// use steward_core::probes::Probe;
 /// assert_eq!(Probe::Ready.endpoint(), "readyz");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,7 +106,7 @@ impl Probe {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(steward::probes::Probe::All.endpoint(), "healthz");
+    /// assert_eq!(steward_core::probes::Probe::All.endpoint(), "healthz");
     /// ```
     #[must_use]
     pub const fn endpoint(self) -> &'static str {
@@ -127,11 +127,11 @@ impl Probe {
 ///
 /// ```
 /// # #[cfg(feature = "test-util")] {
-/// use steward::health::{Health, Select, Status};
-/// use steward::probes::{Phase, Probe, Probes};
-/// use steward::{Reason, Shutdown};
+/// use steward_core::health::{Health, Select, Status};
+/// use steward_core::probes::{Phase, Probe, Probes};
+/// use steward_core::{Reason, Shutdown};
 ///
-/// let rt = steward::testing::TestRuntime::new();
+/// let rt = steward_core::testing::TestRuntime::new();
 /// let shutdown = Shutdown::new();
 /// let probes = Probes::new(Health::new(rt.handle()), shutdown.clone());
 /// let ready = |p: &Probes| rt.block_on(p.report(Probe::Ready, &Select::all())).status();
@@ -180,9 +180,9 @@ impl Probes {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let health = steward::health::Health::new(rt.handle());
-    /// let probes = steward::probes::Probes::new(health.clone(), steward::Shutdown::new());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let health = steward_core::health::Health::new(rt.handle());
+    /// let probes = steward_core::probes::Probes::new(health.clone(), steward_core::Shutdown::new());
     /// assert!(probes.health().ptr_eq(&health));
     /// # }
     /// ```
@@ -224,10 +224,10 @@ impl Probes {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// use steward::probes::{Phase, Probes};
+    /// use steward_core::probes::{Phase, Probes};
     ///
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let probes = Probes::new(steward::health::Health::new(rt.handle()), steward::Shutdown::new());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let probes = Probes::new(steward_core::health::Health::new(rt.handle()), steward_core::Shutdown::new());
     /// probes.set_draining();
     /// probes.set_running(); // too late: the phase never goes back
     /// assert_eq!(probes.phase(), Phase::Draining);
@@ -255,13 +255,13 @@ impl Probes {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// use steward::health::{Check, Health};
-    /// use steward::probes::{Probe, Probes};
+    /// use steward_core::health::{Check, Health};
+    /// use steward_core::probes::{Probe, Probes};
     ///
-    /// let rt = steward::testing::TestRuntime::new();
+    /// let rt = steward_core::testing::TestRuntime::new();
     /// let health = Health::new(rt.handle());
     /// health.register(Check::new("db", || async { Ok::<(), String>(()) }).ready()).unwrap();
-    /// let probes = Probes::new(health, steward::Shutdown::new());
+    /// let probes = Probes::new(health, steward_core::Shutdown::new());
     /// assert!(probes.has_check(Probe::Ready, "db"));
     /// assert!(probes.has_check(Probe::Ready, "shutdown"));
     /// assert!(!probes.has_check(Probe::Live, "db"));
@@ -293,14 +293,14 @@ impl Probes {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// use steward::health::{Check, CheckOutcome, Health, Select, Status};
-    /// use steward::probes::{Probe, Probes};
+    /// use steward_core::health::{Check, CheckOutcome, Health, Select, Status};
+    /// use steward_core::probes::{Probe, Probes};
     ///
-    /// let rt = steward::testing::TestRuntime::new();
+    /// let rt = steward_core::testing::TestRuntime::new();
     /// let health = Health::new(rt.handle());
     /// let down = || async { CheckOutcome::unhealthy("refused") };
     /// health.register(Check::new("db", down).ready()).unwrap();
-    /// let probes = Probes::new(health.clone(), steward::Shutdown::new());
+    /// let probes = Probes::new(health.clone(), steward_core::Shutdown::new());
     /// probes.set_running();
     /// rt.block_on(health.refresh());
     ///

@@ -4,7 +4,7 @@
 //! detached `Send + 'static` future, to sleep for a [`Duration`], and to read a
 //! monotonic clock. [`Runtime`] is that contract. `steward-smol` and
 //! `steward-tokio` implement it, and so does the virtual-time runtime of
-//! `steward::testing` (feature `test-util`).
+//! `steward_core::testing` (feature `test-util`).
 //!
 //! Everything else — cancellation, abort, panics, timeouts — is built in core
 //! on top of these three, so it behaves the same on every runtime. Spawning
@@ -28,7 +28,7 @@ use pin_project_lite::pin_project;
 /// # Examples
 ///
 /// ```
-/// let task: steward::runtime::BoxFuture<u8> = Box::pin(async { 1 });
+/// let task: steward_core::runtime::BoxFuture<u8> = Box::pin(async { 1 });
 /// assert_eq!(futures_lite::future::block_on(task), 1);
 /// ```
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -49,7 +49,7 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// use std::sync::{Arc, Mutex};
 /// use std::task::{Poll, Waker};
 /// use std::time::{Duration, Instant};
-/// use steward::runtime::{BoxFuture, Runtime, RuntimeHandle};
+/// use steward_core::runtime::{BoxFuture, Runtime, RuntimeHandle};
 ///
 /// #[derive(Debug)]
 /// struct Threads;
@@ -101,14 +101,14 @@ pub trait Runtime: Send + Sync + 'static {
 /// A cloneable, type-erased handle to a [`Runtime`].
 ///
 /// This is what steward's types hold, so that a library written against
-/// `steward` alone never names a runtime.
+/// `steward-core` alone never names a runtime.
 ///
 /// # Examples
 ///
 /// ```
 /// # #[cfg(feature = "test-util")] {
 /// use std::time::Duration;
-/// use steward::testing::TestRuntime;
+/// use steward_core::testing::TestRuntime;
 ///
 /// let rt = TestRuntime::new();
 /// let handle = rt.handle();
@@ -144,9 +144,9 @@ impl RuntimeHandle {
     /// ```
     /// # #[cfg(feature = "test-util")] {
     /// use std::sync::Arc;
-    /// use steward::runtime::{Runtime, RuntimeHandle};
+    /// use steward_core::runtime::{Runtime, RuntimeHandle};
     ///
-    /// let rt = steward::testing::TestRuntime::new();
+    /// let rt = steward_core::testing::TestRuntime::new();
     /// let shared: Arc<dyn Runtime> = Arc::new(rt.handle());
     /// let a = RuntimeHandle::from_arc(shared.clone());
     /// let b = RuntimeHandle::from_arc(shared);
@@ -164,11 +164,11 @@ impl RuntimeHandle {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
+    /// let rt = steward_core::testing::TestRuntime::new();
     /// let handle = rt.handle();
-    /// let shutdown = steward::Shutdown::new();
+    /// let shutdown = steward_core::Shutdown::new();
     /// let stop = shutdown.clone();
-    /// handle.spawn(async move { stop.trigger(steward::Reason::Requested); });
+    /// handle.spawn(async move { stop.trigger(steward_core::Reason::Requested); });
     /// rt.block_on(shutdown.triggered());
     /// # }
     /// ```
@@ -189,7 +189,7 @@ impl RuntimeHandle {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
+    /// let rt = steward_core::testing::TestRuntime::new();
     /// let handle = rt.handle();
     /// rt.block_on(handle.sleep(std::time::Duration::from_secs(60)));
     /// assert_eq!(rt.elapsed().as_secs(), 60); // virtual: no real minute passed
@@ -211,7 +211,7 @@ impl RuntimeHandle {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
+    /// let rt = steward_core::testing::TestRuntime::new();
     /// let handle = rt.handle();
     /// let deadline = handle.now() + std::time::Duration::from_secs(5);
     /// rt.block_on(handle.sleep_until(deadline));
@@ -228,7 +228,7 @@ impl RuntimeHandle {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
+    /// let rt = steward_core::testing::TestRuntime::new();
     /// let handle = rt.handle();
     /// let start = handle.now();
     /// rt.advance(std::time::Duration::from_millis(7));
@@ -255,7 +255,7 @@ impl RuntimeHandle {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
+    /// let rt = steward_core::testing::TestRuntime::new();
     /// let handle = rt.handle();
     /// use std::time::Duration;
     /// let quick = rt.block_on(handle.timeout(Duration::from_secs(1), async { 5 }));
@@ -278,7 +278,7 @@ impl RuntimeHandle {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
+    /// let rt = steward_core::testing::TestRuntime::new();
     /// let handle = rt.handle();
     /// assert!(handle.ptr_eq(&handle.clone()));
     /// assert!(!handle.ptr_eq(&rt.handle()));

@@ -23,7 +23,7 @@ use crate::{Exit, Tasks};
 /// # Examples
 ///
 /// ```
-/// use steward::ShieldError;
+/// use steward_core::ShieldError;
 ///
 /// assert_eq!(ShieldError::Aborted.to_string(), "the shielded task was aborted at the end of a shutdown's grace period");
 /// ```
@@ -81,7 +81,7 @@ impl Tasks {
     /// use std::sync::atomic::{AtomicBool, Ordering};
     /// use std::sync::Arc;
     /// use std::time::Duration;
-    /// use steward::{testing::TestRuntime, Shutdown, Tasks};
+    /// use steward_core::{testing::TestRuntime, Shutdown, Tasks};
     ///
     /// let rt = TestRuntime::new();
     /// let tasks = Tasks::new(rt.handle(), Shutdown::new());
@@ -157,7 +157,7 @@ impl Tasks {
 /// ```
 /// # #[cfg(feature = "test-util")] {
 /// use std::time::Duration;
-/// use steward::{testing::TestRuntime, Shutdown, Tasks};
+/// use steward_core::{testing::TestRuntime, Shutdown, Tasks};
 ///
 /// let rt = TestRuntime::new();
 /// let tasks = Tasks::new(rt.handle(), Shutdown::new());
@@ -180,8 +180,8 @@ impl<T> Shielded<T> {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let tasks = steward::Tasks::new(rt.handle(), steward::Shutdown::new());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let tasks = steward_core::Tasks::new(rt.handle(), steward_core::Shutdown::new());
     /// let work = tasks.shield(async {});
     /// assert!(!work.is_finished());
     /// rt.run_until_idle();

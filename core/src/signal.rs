@@ -25,8 +25,8 @@
 //! # Examples
 //!
 //! ```
-//! use steward::signal::{SignalAction, SignalHandler, SIGTERM};
-//! use steward::{Reason, Shutdown};
+//! use steward_core::signal::{SignalAction, SignalHandler, SIGTERM};
+//! use steward_core::{Reason, Shutdown};
 //!
 //! let shutdown = Shutdown::new();
 //! let signals = SignalHandler::new(&shutdown);
@@ -58,7 +58,7 @@ use crate::{Reason, Shutdown};
 /// # Examples
 ///
 /// ```
-/// assert_eq!(steward::signal::SIGINT, 2);
+/// assert_eq!(steward_core::signal::SIGINT, 2);
 /// ```
 pub const SIGINT: i32 = 2;
 
@@ -67,7 +67,7 @@ pub const SIGINT: i32 = 2;
 /// # Examples
 ///
 /// ```
-/// assert_eq!(steward::signal::SIGTERM, 15);
+/// assert_eq!(steward_core::signal::SIGTERM, 15);
 /// ```
 pub const SIGTERM: i32 = 15;
 
@@ -77,7 +77,7 @@ pub const SIGTERM: i32 = 15;
 /// # Examples
 ///
 /// ```
-/// use steward::signal::{SIGINT, SIGTERM, TERMINATION_SIGNALS};
+/// use steward_core::signal::{SIGINT, SIGTERM, TERMINATION_SIGNALS};
 ///
 /// assert!(TERMINATION_SIGNALS.contains(&SIGTERM));
 /// assert!(TERMINATION_SIGNALS.contains(&SIGINT));
@@ -92,7 +92,7 @@ pub const TERMINATION_SIGNALS: [i32; 2] = [SIGTERM, SIGINT];
 /// # Examples
 ///
 /// ```
-/// use steward::signal::{exit_code_for, SIGINT, SIGTERM};
+/// use steward_core::signal::{exit_code_for, SIGINT, SIGTERM};
 ///
 /// assert_eq!(exit_code_for(SIGTERM), 143);
 /// assert_eq!(exit_code_for(SIGINT), 130);
@@ -114,9 +114,9 @@ pub const fn exit_code_for(signo: i32) -> i32 {
 /// # Examples
 ///
 /// ```
-/// use steward::signal::{SignalAction, SignalHandler, SIGINT};
+/// use steward_core::signal::{SignalAction, SignalHandler, SIGINT};
 ///
-/// let signals = SignalHandler::new(&steward::Shutdown::new());
+/// let signals = SignalHandler::new(&steward_core::Shutdown::new());
 /// match signals.on_signal(SIGINT) {
 ///     SignalAction::Triggered => println!("draining; Ctrl-C again to force"),
 ///     SignalAction::ForceExit(code) => std::process::exit(code),
@@ -139,8 +139,8 @@ pub enum SignalAction {
 /// # Examples
 ///
 /// ```
-/// use steward::signal::{SignalHandler, SIGINT};
-/// use steward::Shutdown;
+/// use steward_core::signal::{SignalHandler, SIGINT};
+/// use steward_core::Shutdown;
 /// # futures_lite::future::block_on(async {
 /// let shutdown = Shutdown::new();
 /// let signals = SignalHandler::new(&shutdown);
@@ -172,8 +172,8 @@ impl SignalHandler {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = steward::Shutdown::new();
-    /// let signals = steward::signal::SignalHandler::new(&shutdown);
+    /// let shutdown = steward_core::Shutdown::new();
+    /// let signals = steward_core::signal::SignalHandler::new(&shutdown);
     /// assert!(signals.shutdown().ptr_eq(&shutdown));
     /// ```
     #[must_use]
@@ -204,8 +204,8 @@ impl SignalHandler {
     /// # Examples
     ///
     /// ```
-    /// use steward::signal::{SignalAction, SignalHandler, SIGINT, SIGTERM};
-    /// use steward::{Reason, Shutdown};
+    /// use steward_core::signal::{SignalAction, SignalHandler, SIGINT, SIGTERM};
+    /// use steward_core::{Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// let signals = SignalHandler::new(&shutdown);
@@ -257,9 +257,9 @@ impl SignalHandler {
     /// # Examples
     ///
     /// ```
-    /// use steward::signal::{SignalHandler, SIGTERM};
+    /// use steward_core::signal::{SignalHandler, SIGTERM};
     ///
-    /// let shutdown = steward::Shutdown::new();
+    /// let shutdown = steward_core::Shutdown::new();
     /// let signals = SignalHandler::new(&shutdown);
     /// signals.deliver(SIGTERM); // the first one only triggers
     /// assert!(shutdown.is_triggered());
@@ -289,10 +289,10 @@ impl SignalHandler {
     /// # Examples
     ///
     /// ```
-    /// let signals = steward::signal::SignalHandler::new(&steward::Shutdown::new());
-    /// signals.on_signal(steward::signal::SIGTERM);
+    /// let signals = steward_core::signal::SignalHandler::new(&steward_core::Shutdown::new());
+    /// signals.on_signal(steward_core::signal::SIGTERM);
     /// assert!(!signals.is_forced());
-    /// signals.on_signal(steward::signal::SIGTERM);
+    /// signals.on_signal(steward_core::signal::SIGTERM);
     /// assert!(signals.is_forced());
     /// ```
     #[must_use]
@@ -306,9 +306,9 @@ impl SignalHandler {
     /// # Examples
     ///
     /// ```
-    /// use steward::signal::{SignalHandler, SIGINT};
+    /// use steward_core::signal::{SignalHandler, SIGINT};
     ///
-    /// let signals = SignalHandler::new(&steward::Shutdown::new());
+    /// let signals = SignalHandler::new(&steward_core::Shutdown::new());
     /// signals.on_signal(SIGINT);
     /// assert_eq!(signals.exit_code(), None);
     /// signals.on_signal(SIGINT);
@@ -333,9 +333,9 @@ impl SignalHandler {
     /// # Examples
     ///
     /// ```
-    /// use steward::signal::{SignalHandler, SIGTERM};
+    /// use steward_core::signal::{SignalHandler, SIGTERM};
     /// # futures_lite::future::block_on(async {
-    /// let signals = SignalHandler::new(&steward::Shutdown::new());
+    /// let signals = SignalHandler::new(&steward_core::Shutdown::new());
     /// let sender = signals.clone();
     /// std::thread::spawn(move || {
     ///     sender.on_signal(SIGTERM);
@@ -356,9 +356,9 @@ impl SignalHandler {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = steward::Shutdown::new();
-    /// let signals = steward::signal::SignalHandler::new(&shutdown);
-    /// signals.on_signal(steward::signal::SIGINT);
+    /// let shutdown = steward_core::Shutdown::new();
+    /// let signals = steward_core::signal::SignalHandler::new(&shutdown);
+    /// signals.on_signal(steward_core::signal::SIGINT);
     /// assert!(signals.shutdown().is_triggered());
     /// ```
     #[must_use]
@@ -371,9 +371,9 @@ impl SignalHandler {
     /// # Examples
     ///
     /// ```
-    /// use steward::signal::SignalHandler;
+    /// use steward_core::signal::SignalHandler;
     ///
-    /// let shutdown = steward::Shutdown::new();
+    /// let shutdown = steward_core::Shutdown::new();
     /// let a = SignalHandler::new(&shutdown);
     /// assert!(a.ptr_eq(&a.clone()));
     /// assert!(!a.ptr_eq(&SignalHandler::new(&shutdown)));

@@ -11,8 +11,8 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use steward::testing::TestRuntime;
-//! use steward::{Reason, Shutdown};
+//! use steward_core::testing::TestRuntime;
+//! use steward_core::{Reason, Shutdown};
 //!
 //! let rt = TestRuntime::new();
 //! let handle = rt.handle();
@@ -60,7 +60,7 @@ const DEADLOCK_AFTER: Duration = Duration::from_secs(60);
 ///
 /// ```
 /// use std::time::Duration;
-/// use steward::testing::TestRuntime;
+/// use steward_core::testing::TestRuntime;
 ///
 /// let rt = TestRuntime::new();
 /// let handle = rt.handle();
@@ -104,7 +104,7 @@ impl TestRuntime {
     /// # Examples
     ///
     /// ```
-    /// let rt = steward::testing::TestRuntime::new();
+    /// let rt = steward_core::testing::TestRuntime::new();
     /// assert_eq!(rt.elapsed(), std::time::Duration::ZERO);
     /// ```
     #[must_use]
@@ -123,8 +123,8 @@ impl TestRuntime {
     /// # Examples
     ///
     /// ```
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let tasks_runtime: steward::RuntimeHandle = rt.handle();
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let tasks_runtime: steward_core::RuntimeHandle = rt.handle();
     /// # drop(tasks_runtime);
     /// ```
     #[must_use]
@@ -137,7 +137,7 @@ impl TestRuntime {
     /// # Examples
     ///
     /// ```
-    /// let rt = steward::testing::TestRuntime::new();
+    /// let rt = steward_core::testing::TestRuntime::new();
     /// rt.advance(std::time::Duration::from_millis(250));
     /// assert_eq!(rt.elapsed().as_millis(), 250);
     /// ```
@@ -161,7 +161,7 @@ impl TestRuntime {
     /// # Examples
     ///
     /// ```
-    /// let rt = steward::testing::TestRuntime::new();
+    /// let rt = steward_core::testing::TestRuntime::new();
     /// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
     /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
@@ -216,7 +216,7 @@ impl TestRuntime {
     /// use std::sync::Arc;
     /// use std::time::Duration;
     ///
-    /// let rt = steward::testing::TestRuntime::new();
+    /// let rt = steward_core::testing::TestRuntime::new();
     /// let handle = rt.handle();
     /// let fired = Arc::new(AtomicBool::new(false));
     /// let flag = fired.clone();
@@ -258,7 +258,7 @@ impl TestRuntime {
     /// use std::sync::atomic::{AtomicBool, Ordering};
     /// use std::sync::Arc;
     ///
-    /// let rt = steward::testing::TestRuntime::new();
+    /// let rt = steward_core::testing::TestRuntime::new();
     /// let ran = Arc::new(AtomicBool::new(false));
     /// let flag = ran.clone();
     /// rt.handle().spawn(async move { flag.store(true, Ordering::SeqCst) });

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use health_support::{capture_logs, fixed, join_all, Counting};
-use steward::health::{
+use steward_core::health::{
     Check, CheckOutcome, Health, HealthCheck, RegisterError, Select, StallWatchdog, Status,
     Tripwire,
 };
-use steward::runtime::{BoxFuture, Runtime};
-use steward::testing::TestRuntime;
-use steward::{Reason, RuntimeHandle, Shutdown};
+use steward_core::runtime::{BoxFuture, Runtime};
+use steward_core::testing::TestRuntime;
+use steward_core::{Reason, RuntimeHandle, Shutdown};
 
 const MS: Duration = Duration::from_millis(1);
 const SEC: Duration = Duration::from_secs(1);
@@ -582,8 +582,8 @@ fn handles_and_futures_are_send_and_sync() {
     send_sync::<Health>();
     send_sync::<Tripwire>();
     send_sync::<StallWatchdog>();
-    send_sync::<steward::health::Report>();
+    send_sync::<steward_core::health::Report>();
     send_sync::<Select>();
-    send::<steward::health::ReportFuture>();
+    send::<steward_core::health::ReportFuture>();
     send::<Check>();
 }

@@ -6,10 +6,10 @@ mod health_support;
 use std::time::Duration;
 
 use health_support::fixed;
-use steward::health::{Check, CheckOutcome, Health, Select, Status};
-use steward::probes::{Phase, Probe, Probes};
-use steward::testing::TestRuntime;
-use steward::{Reason, Shutdown};
+use steward_core::health::{Check, CheckOutcome, Health, Select, Status};
+use steward_core::probes::{Phase, Probe, Probes};
+use steward_core::testing::TestRuntime;
+use steward_core::{Reason, Shutdown};
 
 struct Service {
     rt: TestRuntime,

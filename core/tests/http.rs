@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use health_support::Counting;
 use serde_json::Value;
-use steward::health::{Check, CheckOutcome, Health};
-use steward::http::{Endpoints, Request, Response};
-use steward::probes::Probes;
-use steward::testing::TestRuntime;
-use steward::{Reason, Shutdown};
+use steward_core::health::{Check, CheckOutcome, Health};
+use steward_core::http::{Endpoints, Request, Response};
+use steward_core::probes::Probes;
+use steward_core::testing::TestRuntime;
+use steward_core::{Reason, Shutdown};
 
 const TEXT: &str = "text/plain; charset=utf-8";
 const JSON: &str = "application/health+json";
@@ -532,7 +532,7 @@ fn bad_input_is_refused() {
         400,
         "probes take no request body\n",
     );
-    let limit = steward::http::DEFAULT_MAX_TARGET_LEN;
+    let limit = steward_core::http::DEFAULT_MAX_TARGET_LEN;
     let pad = |len: usize| format!("/livez?{}", "x".repeat(len - "/livez?".len()));
     assert_eq!(s.get(&pad(limit)).status(), 200);
     assert_answer(&s.get(&pad(limit + 1)), 414, "request target too long\n");

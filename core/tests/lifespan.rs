@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_lite::FutureExt;
-use steward::testing::TestRuntime;
-use steward::{
+use steward_core::testing::TestRuntime;
+use steward_core::{
     Lifespan, LifespanError, LifespanReport, LifespanRun, Reason, RuntimeHandle, Shutdown, Start,
     StepOutcome, StepPhase, StepReport, Teardown,
 };

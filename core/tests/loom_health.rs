@@ -5,7 +5,7 @@
 //! Run with:
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p steward --release --test loom_health
+//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p steward-core --release --test loom_health
 //! ```
 //!
 //! The runtime under the registry runs each spawned run on a loom thread of
@@ -23,8 +23,8 @@ use loom::future::block_on;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread::{self, JoinHandle};
-use steward::health::{Check, CheckOutcome, Health, Select, Status};
-use steward::runtime::{BoxFuture, Runtime, RuntimeHandle};
+use steward_core::health::{Check, CheckOutcome, Health, Select, Status};
+use steward_core::runtime::{BoxFuture, Runtime, RuntimeHandle};
 
 /// The threads a [`LoomRuntime`] spawned.
 type Threads = Arc<Mutex<Vec<JoinHandle<()>>>>;

@@ -3,7 +3,7 @@
 //! Run with:
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p steward --release --test loom_shutdown
+//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p steward-core --release --test loom_shutdown
 //! ```
 //!
 //! Each model keeps one handle to every scope on the model's main thread until
@@ -17,7 +17,7 @@ use loom::future::block_on;
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use steward::{Reason, Shutdown};
+use steward_core::{Reason, Shutdown};
 
 /// A waiter on another thread always wakes, on the scope and on its child.
 #[test]

@@ -4,7 +4,7 @@
 //! Run with:
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p steward --release --test loom_signal
+//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p steward-core --release --test loom_signal
 //! ```
 //!
 //! Each model keeps its handler (and so its scope) on the main thread until
@@ -14,8 +14,8 @@
 
 use loom::future::block_on;
 use loom::thread;
-use steward::signal::{exit_code_for, SignalAction, SignalHandler, SIGINT, SIGTERM};
-use steward::{Reason, Shutdown};
+use steward_core::signal::{exit_code_for, SignalAction, SignalHandler, SIGINT, SIGTERM};
+use steward_core::{Reason, Shutdown};
 
 /// Two signals at once: exactly one triggers, with its own number as the
 /// reason; the other forces, with its own exit code; a `forced()` waiter on

@@ -4,7 +4,7 @@
 //! Run with:
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p steward --release --test loom_tasks
+//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p steward-core --release --test loom_tasks
 //! ```
 //!
 //! The runtime under the registry runs each spawned task on a loom thread of
@@ -25,8 +25,8 @@ use loom::future::block_on;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread::{self, JoinHandle};
-use steward::runtime::{BoxFuture, Runtime, RuntimeHandle};
-use steward::{Exit, Shutdown, StartError, Tasks};
+use steward_core::runtime::{BoxFuture, Runtime, RuntimeHandle};
+use steward_core::{Exit, Shutdown, StartError, Tasks};
 
 /// Spawns each task on a loom thread; sleeps are due at once.
 #[derive(Default)]

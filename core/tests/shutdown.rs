@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures_lite::future::block_on;
 use futures_lite::{stream, StreamExt};
-use steward::{
+use steward_core::{
     Drained, Reason, RunUntilTriggered, Shutdown, ShutdownGuard, Triggered, TriggeredOwned,
     UntilTriggered,
 };

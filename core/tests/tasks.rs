@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use steward::testing::TestRuntime;
-use steward::{Exit, FirstRun, Periodic, Reason, Restart, Shutdown, StartError, Tasks};
+use steward_core::testing::TestRuntime;
+use steward_core::{Exit, FirstRun, Periodic, Reason, Restart, Shutdown, StartError, Tasks};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)

@@ -2,7 +2,7 @@
 //! runtime contract, run on smol, on tokio and on the virtual-time runtime.
 //!
 //! ```
-//! use steward::{Reason, Shutdown};
+//! use steward_core::{Reason, Shutdown};
 //!
 //! steward_tests::on_each_runtime(|env| async move {
 //!     let shutdown = Shutdown::new();
@@ -33,8 +33,8 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use steward::testing::TestRuntime;
-use steward::RuntimeHandle;
+use steward_core::testing::TestRuntime;
+use steward_core::RuntimeHandle;
 
 /// Real time a scenario may take on any runtime before it is declared hung.
 pub const WATCHDOG: Duration = Duration::from_secs(120);
@@ -174,20 +174,20 @@ where
 
 /// A stop signal for the smol worker threads: they run until the sender drops.
 fn stop_signal() -> (StopTx, StopRx) {
-    let shutdown = steward::Shutdown::new();
+    let shutdown = steward_core::Shutdown::new();
     (StopTx(shutdown.clone()), StopRx(shutdown))
 }
 
-struct StopTx(steward::Shutdown);
+struct StopTx(steward_core::Shutdown);
 
 impl Drop for StopTx {
     fn drop(&mut self) {
-        self.0.trigger(steward::Reason::Requested);
+        self.0.trigger(steward_core::Reason::Requested);
     }
 }
 
 #[derive(Clone)]
-struct StopRx(steward::Shutdown);
+struct StopRx(steward_core::Shutdown);
 
 impl StopRx {
     async fn recv(self) {

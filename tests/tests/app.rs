@@ -5,9 +5,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use steward::app::Startup;
-use steward::probes::Phase;
-use steward::{App, Exit, Reason};
+use steward_core::app::Startup;
+use steward_core::probes::Phase;
+use steward_core::{App, Exit, Reason};
 use steward_tests::conformance;
 
 type Log = Arc<Mutex<Vec<String>>>;
@@ -104,7 +104,7 @@ conformance!(failed_startup_tears_down_and_exits_1, |env| async move {
                     |()| async {},
                 )
                 .await?;
-            Ok::<_, steward::LifespanError>(())
+            Ok::<_, steward_core::LifespanError>(())
         })
         .await;
     assert_eq!(*events.lock().unwrap(), ["stop journal"]);
@@ -123,7 +123,7 @@ conformance!(stuck_task_is_aborted_at_the_budget, |env| async move {
             cx.tasks()
                 .start("stubborn", |_stop| futures_lite::future::pending::<()>())?;
             cx.shutdown().trigger(Reason::Requested);
-            Ok::<_, steward::StartError>(())
+            Ok::<_, steward_core::StartError>(())
         })
         .await;
     assert_eq!(report.exit_code(), 1, "{report}");
@@ -156,7 +156,7 @@ conformance!(escalation_exits_1, |env| async move {
                 .task("critical")
                 .critical()
                 .start(|_stop| async { Err::<(), _>(std::io::Error::other("lost the lease")) })?;
-            Ok::<_, steward::StartError>(())
+            Ok::<_, steward_core::StartError>(())
         })
         .await;
     assert!(
@@ -169,29 +169,33 @@ conformance!(escalation_exits_1, |env| async move {
 conformance!(
     escalation_fails_the_tasks_liveness_check,
     |env| async move {
-        let seen: Arc<Mutex<Option<steward::health::Status>>> = Arc::default();
+        let seen: Arc<Mutex<Option<steward_core::health::Status>>> = Arc::default();
         let out = seen.clone();
         let report = App::new()
             .serve(env.rt.clone(), move |cx| async move {
                 let (health, stop) = (cx.health().clone(), cx.shutdown().clone());
                 let before = health
-                    .report(&steward::health::Select::tagged(steward::health::LIVE))
+                    .report(&steward_core::health::Select::tagged(
+                        steward_core::health::LIVE,
+                    ))
                     .await;
-                assert_eq!(before.status(), steward::health::Status::Healthy);
+                assert_eq!(before.status(), steward_core::health::Status::Healthy);
                 cx.runtime().spawn(async move {
                     stop.triggered().await;
                     let live = health
-                        .report(&steward::health::Select::tagged(steward::health::LIVE))
+                        .report(&steward_core::health::Select::tagged(
+                            steward_core::health::LIVE,
+                        ))
                         .await;
                     let tasks = live
-                        .get(steward::app::TASKS_CHECK)
+                        .get(steward_core::app::TASKS_CHECK)
                         .expect("the tasks check");
                     *out.lock().unwrap() = Some(tasks.status());
                 });
                 cx.tasks().task("lease").critical().start(|_stop| async {
                     Err::<(), _>(std::io::Error::other("lost the lease"))
                 })?;
-                Ok::<_, steward::StartError>(())
+                Ok::<_, steward_core::StartError>(())
             })
             .await;
         assert_eq!(report.exit_code(), 1);
@@ -204,7 +208,7 @@ conformance!(
         }
         assert_eq!(
             *seen.lock().unwrap(),
-            Some(steward::health::Status::Unhealthy)
+            Some(steward_core::health::Status::Unhealthy)
         );
     }
 );

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_channel::{Receiver, Sender};
-use steward::health::{Check, Health, HealthCheck, Select, Status};
-use steward::{App, Exit, Reason, RuntimeHandle, Shutdown, StartError, Tasks};
+use steward_core::health::{Check, Health, HealthCheck, Select, Status};
+use steward_core::{App, Exit, Reason, RuntimeHandle, Shutdown, StartError, Tasks};
 use steward_examples::batch::{Batcher, FlushError, Options, PushError, Sink};
 use steward_tests::conformance;
 

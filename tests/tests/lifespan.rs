@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_lite::FutureExt;
-use steward::{Lifespan, LifespanError, Reason, Shutdown, StepOutcome, StepPhase};
+use steward_core::{Lifespan, LifespanError, Reason, Shutdown, StepOutcome, StepPhase};
 use steward_tests::conformance;
 
 /// What happened, in order.

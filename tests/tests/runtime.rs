@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use steward::{Reason, Shutdown};
+use steward_core::{Reason, Shutdown};
 use steward_tests::conformance;
 
 conformance!(spawned_task_runs, |env| async move {

@@ -11,7 +11,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use steward::{Reason, Shutdown};
+use steward_core::{Reason, Shutdown};
 use steward_tests::conformance;
 
 conformance!(waiters_before_and_after_the_trigger, |env| async move {

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use futures_lite::future::{block_on, yield_now};
 use smol::channel::{unbounded, Receiver, Sender};
-use steward::{Exit, Reason, Report, Shutdown, StartError, Tasks};
+use steward_core::{Exit, Reason, Report, Shutdown, StartError, Tasks};
 use steward_tests::{conformance, Kind};
 
 /// Rounds per scenario: `STEWARD_STRESS_ITERS`, or 10,000.

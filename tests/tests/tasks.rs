@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use steward::{
+use steward_core::{
     Exit, MissedTick, Periodic, Reason, Restart, ShieldError, Shutdown, StartError, Tasks,
 };
 use steward_tests::{conformance, Env};
@@ -528,13 +528,13 @@ fn handles_and_futures_are_send_and_sync() {
     fn send<T: Send>() {}
     send_sync::<Tasks>();
     // They hold the runtime's `Sleep`, which is `Send` only.
-    send::<steward::Stop>();
-    send::<steward::StopAll>();
-    send_sync::<steward::Wait<'static>>();
-    send_sync::<steward::Shielded<u32>>();
-    send_sync::<steward::Tracked<futures_lite::future::Ready<()>>>();
-    send_sync::<steward::Report>();
-    send_sync::<steward::TaskReport>();
+    send::<steward_core::Stop>();
+    send::<steward_core::StopAll>();
+    send_sync::<steward_core::Wait<'static>>();
+    send_sync::<steward_core::Shielded<u32>>();
+    send_sync::<steward_core::Tracked<futures_lite::future::Ready<()>>>();
+    send_sync::<steward_core::Report>();
+    send_sync::<steward_core::TaskReport>();
     send_sync::<Restart>();
     send_sync::<Periodic>();
 }

@@ -1,12 +1,12 @@
 //! steward's probe endpoints over HTTP/1 with hyper 1, on any runtime.
 //!
 //! - [`ProbeService`]: a hyper [`Service`](hyper::service::Service) over
-//!   [`steward::http::Endpoints`], for a service that runs its own hyper
+//!   [`steward_core::http::Endpoints`], for a service that runs its own hyper
 //!   server.
 //! - [`Server`]: the accept loop around it with the listener's limits on
 //!   (header-read timeout, header size, connection count) and a graceful
 //!   close when the service's shutdown is drained. It spawns its
-//!   connections through steward's [`RuntimeHandle`](steward::RuntimeHandle)
+//!   connections through steward's [`RuntimeHandle`](steward_core::RuntimeHandle)
 //!   and times them with [`RuntimeTimer`], so it names no runtime: the
 //!   adapters (`steward-smol`, `steward-tokio`) give it a TCP [`Listener`].
 //!
@@ -18,15 +18,15 @@
 //! ```
 //! use http_body_util::{BodyExt, Empty};
 //! use hyper::service::Service;
-//! use steward::health::{Check, Health, Status};
-//! use steward::http::Endpoints;
-//! use steward::probes::Probes;
+//! use steward_core::health::{Check, Health, Status};
+//! use steward_core::http::Endpoints;
+//! use steward_core::probes::Probes;
 //! use steward_hyper::ProbeService;
 //!
-//! let rt = steward::testing::TestRuntime::new();
+//! let rt = steward_core::testing::TestRuntime::new();
 //! let health = Health::new(rt.handle());
 //! health.register(Check::new("db", || async { Status::Healthy }).ready()).unwrap();
-//! let probes = Probes::new(health.clone(), steward::Shutdown::new());
+//! let probes = Probes::new(health.clone(), steward_core::Shutdown::new());
 //! probes.set_running();
 //! rt.block_on(health.refresh());
 //!

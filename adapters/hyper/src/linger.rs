@@ -16,8 +16,8 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use hyper::rt::{Read, ReadBuf, ReadBufCursor, Write};
-use steward::runtime::Sleep;
-use steward::RuntimeHandle;
+use steward_core::runtime::Sleep;
+use steward_core::RuntimeHandle;
 
 /// How long a closing connection keeps reading.
 const LINGER: Duration = Duration::from_secs(2);

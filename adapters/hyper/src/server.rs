@@ -12,9 +12,9 @@ use event_listener::Event;
 use futures_lite::future;
 use hyper::rt::Write as _;
 use hyper::server::conn::http1;
-use steward::http::Endpoints;
-use steward::runtime::BoxFuture;
-use steward::{Reason, RuntimeHandle, Shutdown};
+use steward_core::http::Endpoints;
+use steward_core::runtime::BoxFuture;
+use steward_core::{Reason, RuntimeHandle, Shutdown};
 
 use crate::linger::Lingering;
 use crate::{ProbeService, RuntimeTimer};
@@ -85,12 +85,12 @@ pub trait Listener: Send + 'static {
 ///
 /// ```
 /// use std::time::Duration;
-/// use steward::http::Endpoints;
+/// use steward_core::http::Endpoints;
 /// use steward_hyper::Server;
 ///
-/// # let rt = steward::testing::TestRuntime::new();
-/// # let probes = steward::probes::Probes::new(steward::health::Health::new(rt.handle()), steward::Shutdown::new());
-/// let shutdown = steward::Shutdown::new();
+/// # let rt = steward_core::testing::TestRuntime::new();
+/// # let probes = steward_core::probes::Probes::new(steward_core::health::Health::new(rt.handle()), steward_core::Shutdown::new());
+/// let shutdown = steward_core::Shutdown::new();
 /// let server = Server::new(Endpoints::new(probes))
 ///     .header_read_timeout(Duration::from_secs(2))
 ///     .max_connections(64)
@@ -172,9 +172,9 @@ impl Server {
     /// # Examples
     ///
     /// ```
-    /// # let rt = steward::testing::TestRuntime::new();
-    /// # let probes = steward::probes::Probes::new(steward::health::Health::new(rt.handle()), steward::Shutdown::new());
-    /// let server = steward_hyper::Server::new(steward::http::Endpoints::new(probes)).max_header_bytes(4096);
+    /// # let rt = steward_core::testing::TestRuntime::new();
+    /// # let probes = steward_core::probes::Probes::new(steward_core::health::Health::new(rt.handle()), steward_core::Shutdown::new());
+    /// let server = steward_hyper::Server::new(steward_core::http::Endpoints::new(probes)).max_header_bytes(4096);
     /// # drop(server);
     /// ```
     #[must_use]
@@ -212,9 +212,9 @@ impl Server {
     /// # Examples
     ///
     /// ```
-    /// # let rt = steward::testing::TestRuntime::new();
-    /// # let probes = steward::probes::Probes::new(steward::health::Health::new(rt.handle()), steward::Shutdown::new());
-    /// let server = steward_hyper::Server::new(steward::http::Endpoints::new(probes))
+    /// # let rt = steward_core::testing::TestRuntime::new();
+    /// # let probes = steward_core::probes::Probes::new(steward_core::health::Health::new(rt.handle()), steward_core::Shutdown::new());
+    /// let server = steward_hyper::Server::new(steward_core::http::Endpoints::new(probes))
     ///     .close_timeout(std::time::Duration::from_millis(200));
     /// # drop(server);
     /// ```

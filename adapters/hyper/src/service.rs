@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_LENGTH, TRANSFER_ENCODING};
 use hyper::{HeaderMap, StatusCode};
-use steward::http::{Endpoints, Request, Respond};
+use steward_core::http::{Endpoints, Request, Respond};
 
 /// The probe endpoints as a hyper 1 [`Service`](hyper::service::Service).
 ///
@@ -22,13 +22,13 @@ use steward::http::{Endpoints, Request, Respond};
 /// ```
 /// use http_body_util::{BodyExt, Empty};
 /// use hyper::service::Service;
-/// use steward::health::Health;
-/// use steward::http::Endpoints;
-/// use steward::probes::Probes;
+/// use steward_core::health::Health;
+/// use steward_core::http::Endpoints;
+/// use steward_core::probes::Probes;
 /// use steward_hyper::ProbeService;
 ///
-/// let rt = steward::testing::TestRuntime::new();
-/// let probes = Probes::new(Health::new(rt.handle()), steward::Shutdown::new());
+/// let rt = steward_core::testing::TestRuntime::new();
+/// let probes = Probes::new(Health::new(rt.handle()), steward_core::Shutdown::new());
 /// let service = ProbeService::new(Endpoints::new(probes));
 ///
 /// let request = hyper::Request::get("/livez").body(Empty::<bytes::Bytes>::new()).unwrap();
@@ -58,9 +58,9 @@ impl ProbeService {
     /// # Examples
     ///
     /// ```
-    /// # let rt = steward::testing::TestRuntime::new();
-    /// # let probes = steward::probes::Probes::new(steward::health::Health::new(rt.handle()), steward::Shutdown::new());
-    /// let service = steward_hyper::ProbeService::new(steward::http::Endpoints::new(probes.clone()));
+    /// # let rt = steward_core::testing::TestRuntime::new();
+    /// # let probes = steward_core::probes::Probes::new(steward_core::health::Health::new(rt.handle()), steward_core::Shutdown::new());
+    /// let service = steward_hyper::ProbeService::new(steward_core::http::Endpoints::new(probes.clone()));
     /// assert!(service.endpoints().probes().health().ptr_eq(probes.health()));
     /// ```
     #[must_use]
@@ -118,7 +118,7 @@ fn has_body(headers: &HeaderMap) -> bool {
 }
 
 /// Converts a core response into a hyper one.
-fn to_hyper(response: steward::http::Response) -> hyper::Response<Full<Bytes>> {
+fn to_hyper(response: steward_core::http::Response) -> hyper::Response<Full<Bytes>> {
     let (status, headers, body) = response.into_parts();
     let mut out = hyper::Response::new(Full::new(Bytes::from(body)));
     *out.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -5,8 +5,8 @@ use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use steward::runtime::Sleep;
-use steward::RuntimeHandle;
+use steward_core::runtime::Sleep;
+use steward_core::RuntimeHandle;
 
 /// hyper's [`Timer`](hyper::rt::Timer) on steward's runtime contract: the
 /// header-read timeout runs on whatever runtime the [`RuntimeHandle`] wraps.
@@ -18,7 +18,7 @@ use steward::RuntimeHandle;
 /// use hyper::rt::Timer;
 /// use steward_hyper::RuntimeTimer;
 ///
-/// let rt = steward::testing::TestRuntime::new();
+/// let rt = steward_core::testing::TestRuntime::new();
 /// let timer = RuntimeTimer::new(rt.handle());
 /// rt.block_on(timer.sleep(Duration::from_secs(30)));
 /// assert_eq!(rt.elapsed(), Duration::from_secs(30));

@@ -9,10 +9,10 @@ use std::sync::{mpsc, Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use steward::health::{Check, CheckOutcome, Health};
-use steward::http::Endpoints;
-use steward::probes::Probes;
-use steward::{Reason, RuntimeHandle, Shutdown, ShutdownGuard};
+use steward_core::health::{Check, CheckOutcome, Health};
+use steward_core::http::Endpoints;
+use steward_core::probes::Probes;
+use steward_core::{Reason, RuntimeHandle, Shutdown, ShutdownGuard};
 use steward_hyper::Server;
 
 /// Real-time bound on anything a test waits for (generous: CI is shared).

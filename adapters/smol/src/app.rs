@@ -6,17 +6,17 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use async_executor::Executor;
-use steward::app::Platform;
-use steward::http::Endpoints;
-use steward::runtime::RuntimeHandle;
-use steward::signal::SignalHandler;
-use steward::{Reason, Shutdown};
+use steward_core::app::Platform;
+use steward_core::http::Endpoints;
+use steward_core::runtime::RuntimeHandle;
+use steward_core::signal::SignalHandler;
+use steward_core::{Reason, Shutdown};
 use steward_hyper::Server;
 
 use crate::{ProbeServer, SmolRuntime};
 
 /// A service on smol, from `main` in one call: signals, probes, the drain and
-/// the report. See [`steward::Lifecycle`] for the settings and the sequence.
+/// the report. See [`steward_core::Lifecycle`] for the settings and the sequence.
 ///
 /// # Examples
 ///
@@ -31,11 +31,11 @@ use crate::{ProbeServer, SmolRuntime};
 ///             cx.tasks().start("worker", |stop| async move {
 ///                 stop.triggered().await; // work until asked to stop
 ///             })?;
-///             Ok::<_, steward::StartError>(())
+///             Ok::<_, steward_core::StartError>(())
 ///         })
 /// }
 /// ```
-pub type App = steward::Lifecycle<Smol>;
+pub type App = steward_core::Lifecycle<Smol>;
 
 /// smol as a [`Platform`]: an executor run by one thread per core (at least
 /// two) plus the thread that calls `run`, async-io timers, signals through

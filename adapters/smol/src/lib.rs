@@ -1,7 +1,7 @@
-//! smol adapter for [steward](https://docs.rs/steward): runs steward's
+//! smol adapter for [steward-core](https://docs.rs/steward-core): runs steward's
 //! runtime-neutral lifecycle on smol.
 //!
-//! [`SmolRuntime`] implements [`steward::runtime::Runtime`] on an
+//! [`SmolRuntime`] implements [`steward_core::runtime::Runtime`] on an
 //! [`async_executor::Executor`] you pass in, or on smol's global executor,
 //! with async-io's timers.
 //!
@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use steward::{Reason, Shutdown};
+//! use steward_core::{Reason, Shutdown};
 //! use steward_smol::SmolRuntime;
 //!
 //! let rt = SmolRuntime::global().handle();

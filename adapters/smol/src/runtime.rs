@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_executor::Executor;
-use steward::runtime::{BoxFuture, Runtime, RuntimeHandle};
+use steward_core::runtime::{BoxFuture, Runtime, RuntimeHandle};
 
 /// steward's runtime contract on smol.
 ///
@@ -14,7 +14,7 @@ use steward::runtime::{BoxFuture, Runtime, RuntimeHandle};
 ///
 /// ```
 /// use std::sync::Arc;
-/// use steward::{Reason, Shutdown};
+/// use steward_core::{Reason, Shutdown};
 /// use steward_smol::SmolRuntime;
 ///
 /// let ex = Arc::new(async_executor::Executor::new());

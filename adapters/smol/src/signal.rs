@@ -13,8 +13,8 @@ use std::io;
 
 use async_signal::{Signal, Signals};
 use smol::stream::StreamExt;
-use steward::signal::SignalHandler;
-use steward::Shutdown;
+use steward_core::signal::SignalHandler;
+use steward_core::Shutdown;
 
 /// The signals this platform can deliver: SIGTERM and SIGINT on unix; on
 /// Windows only Ctrl-C exists (and reads as SIGINT), and async-signal refuses
@@ -28,7 +28,7 @@ const LISTENED: &[Signal] = &[Signal::Int];
 /// process, applying steward's rule to `shutdown`.
 ///
 /// The first signal triggers `shutdown` with
-/// [`Reason::Signal`](steward::Reason::Signal); a second one while it drains
+/// [`Reason::Signal`](steward_core::Reason::Signal); a second one while it drains
 /// logs a warning through `tracing` and exits the process at once with
 /// `128 + n` (143 for SIGTERM, 130 for SIGINT). Returns the
 /// [`SignalHandler`], which tells the program when that second signal came.
@@ -51,7 +51,7 @@ const LISTENED: &[Signal] = &[Signal::Int];
 /// # Examples
 ///
 /// ```no_run
-/// use steward::Shutdown;
+/// use steward_core::Shutdown;
 ///
 /// # fn main() -> std::io::Result<()> {
 /// let shutdown = Shutdown::new();

@@ -1,10 +1,10 @@
 use std::io;
 use std::net::SocketAddr;
 
-use steward::health::Connector;
+use steward_core::health::Connector;
 
 /// A health check that opens a TCP connection to an address, and closes it:
-/// [`steward::health::TcpCheck`] on smol.
+/// [`steward_core::health::TcpCheck`] on smol.
 ///
 /// The address (`host:port`) is resolved again on every run, so a service
 /// that moves is followed. The registry's timeout bounds the run.
@@ -12,16 +12,16 @@ use steward::health::Connector;
 /// # Examples
 ///
 /// ```
-/// use steward::health::{HealthCheck, Status};
+/// use steward_core::health::{HealthCheck, Status};
 /// use steward_smol::TcpCheck;
 ///
 /// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
 /// let check = TcpCheck::new(listener.local_addr().unwrap().to_string());
 /// assert_eq!(smol::block_on(check.check()).status(), Status::Healthy);
 /// ```
-pub type TcpCheck = steward::health::TcpCheck<SmolConnector>;
+pub type TcpCheck = steward_core::health::TcpCheck<SmolConnector>;
 
-/// [`steward::health::Connector`] on smol's `TcpStream`.
+/// [`steward_core::health::Connector`] on smol's `TcpStream`.
 ///
 /// # Examples
 ///
@@ -38,7 +38,7 @@ impl Connector for SmolConnector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use steward::health::{HealthCheck, Status};
+    use steward_core::health::{HealthCheck, Status};
 
     #[test]
     fn healthy_while_something_listens_unhealthy_after() {

@@ -2,17 +2,17 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 
-use steward::app::Platform;
-use steward::http::Endpoints;
-use steward::runtime::RuntimeHandle;
-use steward::signal::SignalHandler;
-use steward::Shutdown;
+use steward_core::app::Platform;
+use steward_core::http::Endpoints;
+use steward_core::runtime::RuntimeHandle;
+use steward_core::signal::SignalHandler;
+use steward_core::Shutdown;
 use steward_hyper::Server;
 
 use crate::{ProbeServer, TokioRuntime};
 
 /// A service on tokio, from `main` in one call: signals, probes, the drain
-/// and the report. See [`steward::Lifecycle`] for the settings and the sequence.
+/// and the report. See [`steward_core::Lifecycle`] for the settings and the sequence.
 ///
 /// # Examples
 ///
@@ -27,11 +27,11 @@ use crate::{ProbeServer, TokioRuntime};
 ///             cx.tasks().start("worker", |stop| async move {
 ///                 stop.triggered().await; // work until asked to stop
 ///             })?;
-///             Ok::<_, steward::StartError>(())
+///             Ok::<_, steward_core::StartError>(())
 ///         })
 /// }
 /// ```
-pub type App = steward::Lifecycle<Tokio>;
+pub type App = steward_core::Lifecycle<Tokio>;
 
 /// tokio as a [`Platform`]: a multi-thread runtime, `tokio::time`,
 /// `tokio::signal`, and the probe server on a tokio listener.

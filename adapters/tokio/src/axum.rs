@@ -8,7 +8,7 @@ use axum::extract::Request;
 use axum::routing::any;
 use axum::Router;
 use hyper::service::Service;
-use steward::http::Endpoints;
+use steward_core::http::Endpoints;
 use steward_hyper::ProbeService;
 
 /// The probe paths.
@@ -36,15 +36,15 @@ const PATHS: [&str; 9] = [
 /// ```
 /// use axum::body::Body;
 /// use axum::http::Request;
-/// use steward::health::Health;
-/// use steward::http::Endpoints;
-/// use steward::probes::Probes;
+/// use steward_core::health::Health;
+/// use steward_core::http::Endpoints;
+/// use steward_core::probes::Probes;
 /// use tower::ServiceExt;
 ///
 /// #[tokio::main(flavor = "current_thread")]
 /// async fn main() {
 ///     let rt = steward_tokio::TokioRuntime::current().handle();
-///     let probes = Probes::new(Health::new(rt), steward::Shutdown::new());
+///     let probes = Probes::new(Health::new(rt), steward_core::Shutdown::new());
 ///     probes.set_running();
 ///     let app: axum::Router = axum::Router::new()
 ///         .route("/", axum::routing::get(|| async { "hello" }))
@@ -80,8 +80,8 @@ where
 mod tests {
     use super::*;
     use axum::http::{Method, StatusCode};
-    use steward::health::{Check, CheckOutcome, Health};
-    use steward::probes::Probes;
+    use steward_core::health::{Check, CheckOutcome, Health};
+    use steward_core::probes::Probes;
     use tower::ServiceExt;
 
     async fn send(
@@ -116,7 +116,7 @@ mod tests {
                     .inline(std::time::Duration::ZERO),
             )
             .unwrap();
-        let probes = Probes::new(health, steward::Shutdown::new());
+        let probes = Probes::new(health, steward_core::Shutdown::new());
         probes.set_running();
         let app: Router = Router::new()
             .route("/", axum::routing::get(|| async { "app" }))

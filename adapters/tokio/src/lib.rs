@@ -1,14 +1,14 @@
-//! tokio adapter for [steward](https://docs.rs/steward): runs steward's
+//! tokio adapter for [steward-core](https://docs.rs/steward-core): runs steward's
 //! runtime-neutral lifecycle on tokio.
 //!
-//! [`TokioRuntime`] implements [`steward::runtime::Runtime`] on a tokio
+//! [`TokioRuntime`] implements [`steward_core::runtime::Runtime`] on a tokio
 //! [`Handle`](tokio::runtime::Handle), with `tokio::time`.
 //!
 //! # Examples
 //!
 //! ```
 //! use std::time::Duration;
-//! use steward::{Reason, Shutdown};
+//! use steward_core::{Reason, Shutdown};
 //! use steward_tokio::TokioRuntime;
 //!
 //! #[tokio::main(flavor = "current_thread")]

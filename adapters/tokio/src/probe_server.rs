@@ -17,10 +17,10 @@ use tokio::net::{TcpListener, TcpStream};
 /// # Examples
 ///
 /// ```no_run
-/// use steward::health::Health;
-/// use steward::http::Endpoints;
-/// use steward::probes::Probes;
-/// use steward::Shutdown;
+/// use steward_core::health::Health;
+/// use steward_core::http::Endpoints;
+/// use steward_core::probes::Probes;
+/// use steward_core::Shutdown;
 /// use steward_hyper::Server;
 /// use steward_tokio::{ProbeServer, TokioRuntime};
 ///

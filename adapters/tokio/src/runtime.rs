@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use steward::runtime::{BoxFuture, Runtime, RuntimeHandle};
+use steward_core::runtime::{BoxFuture, Runtime, RuntimeHandle};
 use tokio::runtime::Handle;
 
 /// steward's runtime contract on tokio.

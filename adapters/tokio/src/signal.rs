@@ -16,14 +16,14 @@ use windows as sys;
 
 use std::io;
 
-use steward::signal::SignalHandler;
-use steward::Shutdown;
+use steward_core::signal::SignalHandler;
+use steward_core::Shutdown;
 
 /// Listens for SIGTERM and SIGINT (Windows: Ctrl-C) for the rest of the
 /// process, applying steward's rule to `shutdown`.
 ///
 /// The first signal triggers `shutdown` with
-/// [`Reason::Signal`](steward::Reason::Signal); a second one while it drains
+/// [`Reason::Signal`](steward_core::Reason::Signal); a second one while it drains
 /// logs a warning through `tracing` and exits the process at once with
 /// `128 + n` (143 for SIGTERM, 130 for SIGINT). Returns the
 /// [`SignalHandler`], which tells the program when that second signal came.
@@ -47,7 +47,7 @@ use steward::Shutdown;
 /// # Examples
 ///
 /// ```no_run
-/// use steward::Shutdown;
+/// use steward_core::Shutdown;
 ///
 /// #[tokio::main]
 /// async fn main() -> std::io::Result<()> {

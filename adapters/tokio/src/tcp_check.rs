@@ -1,10 +1,10 @@
 use std::io;
 use std::net::SocketAddr;
 
-use steward::health::Connector;
+use steward_core::health::Connector;
 
 /// A health check that opens a TCP connection to an address, and closes it:
-/// [`steward::health::TcpCheck`] on tokio.
+/// [`steward_core::health::TcpCheck`] on tokio.
 ///
 /// The address (`host:port`) is resolved again on every run, so a service
 /// that moves is followed. The registry's timeout bounds the run.
@@ -12,7 +12,7 @@ use steward::health::Connector;
 /// # Examples
 ///
 /// ```
-/// use steward::health::{HealthCheck, Status};
+/// use steward_core::health::{HealthCheck, Status};
 /// use steward_tokio::TcpCheck;
 ///
 /// #[tokio::main(flavor = "current_thread")]
@@ -22,9 +22,9 @@ use steward::health::Connector;
 ///     assert_eq!(check.check().await.status(), Status::Healthy);
 /// }
 /// ```
-pub type TcpCheck = steward::health::TcpCheck<TokioConnector>;
+pub type TcpCheck = steward_core::health::TcpCheck<TokioConnector>;
 
-/// [`steward::health::Connector`] on tokio's `TcpStream`.
+/// [`steward_core::health::Connector`] on tokio's `TcpStream`.
 ///
 /// # Examples
 ///
@@ -41,7 +41,7 @@ impl Connector for TokioConnector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use steward::health::{HealthCheck, Status};
+    use steward_core::health::{HealthCheck, Status};
 
     #[tokio::test]
     async fn healthy_while_something_listens_unhealthy_after() {

@@ -24,10 +24,10 @@ pub const TASKS_CHECK: &str = "tasks";
 ///
 /// ```
 /// # #[cfg(feature = "test-util")] {
-/// use steward::health::{Check, Status};
-/// use steward::{App, Reason};
+/// use steward_core::health::{Check, Status};
+/// use steward_core::{App, Reason};
 ///
-/// let rt = steward::testing::TestRuntime::new();
+/// let rt = steward_core::testing::TestRuntime::new();
 /// let report = rt.block_on(App::new().serve(rt.handle(), |cx| async move {
 ///     let db = cx.lifespan().start("db", async { Ok::<_, std::io::Error>(42) }, |_| async {}).await?;
 ///     assert_eq!(db, 42);

@@ -81,16 +81,16 @@ pub const KUBERNETES_PRE_STOP: Duration = Duration::from_secs(5);
 /// # #[cfg(feature = "test-util")] {
 /// use std::future::Future;
 /// use std::net::SocketAddr;
-/// use steward::app::{Lifecycle, Platform};
-/// use steward::http::Endpoints;
-/// use steward::signal::SignalHandler;
-/// use steward::{RuntimeHandle, Shutdown};
+/// use steward_core::app::{Lifecycle, Platform};
+/// use steward_core::http::Endpoints;
+/// use steward_core::signal::SignalHandler;
+/// use steward_core::{RuntimeHandle, Shutdown};
 ///
-/// struct Virtual(steward::testing::TestRuntime);
+/// struct Virtual(steward_core::testing::TestRuntime);
 ///
 /// impl Platform for Virtual {
 ///     fn new() -> std::io::Result<Self> {
-///         Ok(Virtual(steward::testing::TestRuntime::new()))
+///         Ok(Virtual(steward_core::testing::TestRuntime::new()))
 ///     }
 ///     fn runtime(&self) -> RuntimeHandle {
 ///         self.0.handle()
@@ -108,7 +108,7 @@ pub const KUBERNETES_PRE_STOP: Duration = Duration::from_secs(5);
 ///
 /// let report = Lifecycle::<Virtual>::new()
 ///     .try_run(|cx| async move {
-///         cx.shutdown().trigger(steward::Reason::Requested);
+///         cx.shutdown().trigger(steward_core::Reason::Requested);
 ///         Ok::<_, std::io::Error>(())
 ///     })
 ///     .unwrap();
@@ -168,15 +168,15 @@ pub trait Platform: Sized {
 /// ```
 /// # #[cfg(feature = "test-util")] {
 /// use std::time::Duration;
-/// use steward::{App, Reason};
+/// use steward_core::{App, Reason};
 ///
-/// let rt = steward::testing::TestRuntime::new();
+/// let rt = steward_core::testing::TestRuntime::new();
 /// let report = rt.block_on(App::new().grace(Duration::from_secs(10)).serve(
 ///     rt.handle(),
 ///     |cx| async move {
 ///         cx.tasks().start("worker", |stop| async move { stop.triggered().await })?;
 ///         cx.shutdown().trigger(Reason::Requested); // a signal, in a real service
-///         Ok::<_, steward::StartError>(())
+///         Ok::<_, steward_core::StartError>(())
 ///     },
 /// ));
 /// assert_eq!(report.exit_code(), 0);
@@ -215,8 +215,8 @@ impl<P> Lifecycle<P> {
     /// # Examples
     ///
     /// ```
-    /// let app = steward::App::new();
-    /// assert_eq!(app.budget(), steward::app::DEFAULT_GRACE);
+    /// let app = steward_core::App::new();
+    /// assert_eq!(app.budget(), steward_core::app::DEFAULT_GRACE);
     /// ```
     #[must_use]
     pub fn new() -> Self {
@@ -245,7 +245,7 @@ impl<P> Lifecycle<P> {
     /// # Examples
     ///
     /// ```
-    /// let app = steward::App::new().grace(std::time::Duration::from_secs(10));
+    /// let app = steward_core::App::new().grace(std::time::Duration::from_secs(10));
     /// assert_eq!(app.budget().as_secs(), 10);
     /// ```
     #[must_use]
@@ -260,7 +260,7 @@ impl<P> Lifecycle<P> {
     /// # Examples
     ///
     /// ```
-    /// let app = steward::App::new().pre_stop(std::time::Duration::from_secs(5));
+    /// let app = steward_core::App::new().pre_stop(std::time::Duration::from_secs(5));
     /// # drop(app);
     /// ```
     #[must_use]
@@ -274,7 +274,7 @@ impl<P> Lifecycle<P> {
     /// # Examples
     ///
     /// ```
-    /// let app = steward::App::new().probe_addr(([127, 0, 0, 1], 8080).into());
+    /// let app = steward_core::App::new().probe_addr(([127, 0, 0, 1], 8080).into());
     /// # drop(app);
     /// ```
     #[must_use]
@@ -288,7 +288,7 @@ impl<P> Lifecycle<P> {
     /// # Examples
     ///
     /// ```
-    /// let app = steward::App::new().signals(false);
+    /// let app = steward_core::App::new().signals(false);
     /// # drop(app);
     /// ```
     #[must_use]
@@ -302,7 +302,7 @@ impl<P> Lifecycle<P> {
     /// # Examples
     ///
     /// ```
-    /// let app = steward::App::new().show_errors(true);
+    /// let app = steward_core::App::new().show_errors(true);
     /// # drop(app);
     /// ```
     #[must_use]
@@ -448,10 +448,10 @@ impl<P: Platform> Lifecycle<P> {
     ///
     /// ```no_run
     /// # // no_run: it waits for a signal. The adapters' docs show it with a runtime.
-    /// # fn example<P: steward::app::Platform>() -> std::process::ExitCode {
-    /// steward::app::Lifecycle::<P>::new().run(|cx| async move {
+    /// # fn example<P: steward_core::app::Platform>() -> std::process::ExitCode {
+    /// steward_core::app::Lifecycle::<P>::new().run(|cx| async move {
     ///     cx.tasks().start("worker", |stop| async move { stop.triggered().await })?;
-    ///     Ok::<_, steward::StartError>(())
+    ///     Ok::<_, steward_core::StartError>(())
     /// })
     /// # }
     /// ```

@@ -43,9 +43,9 @@ impl Startup {
 ///
 /// ```
 /// # #[cfg(feature = "test-util")] {
-/// use steward::{App, Reason};
+/// use steward_core::{App, Reason};
 ///
-/// let rt = steward::testing::TestRuntime::new();
+/// let rt = steward_core::testing::TestRuntime::new();
 /// let report = rt.block_on(App::new().serve(rt.handle(), |cx| async move {
 ///     cx.shutdown().trigger(Reason::Signal(15));
 ///     Ok::<_, std::io::Error>(())

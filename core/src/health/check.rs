@@ -13,7 +13,7 @@ use crate::runtime::BoxFuture;
 /// # Examples
 ///
 /// ```
-/// use steward::health::Status;
+/// use steward_core::health::Status;
 ///
 /// assert!(Status::Healthy < Status::Degraded && Status::Degraded < Status::Unhealthy);
 /// assert_eq!(Status::Healthy.max(Status::Degraded), Status::Degraded);
@@ -36,7 +36,7 @@ impl Status {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(steward::health::Status::Degraded.as_str(), "degraded");
+    /// assert_eq!(steward_core::health::Status::Degraded.as_str(), "degraded");
     /// ```
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -64,7 +64,7 @@ impl fmt::Display for Status {
 /// # Examples
 ///
 /// ```
-/// use steward::health::{CheckOutcome, Status};
+/// use steward_core::health::{CheckOutcome, Status};
 ///
 /// let ok = CheckOutcome::healthy().with_details("3 connections idle");
 /// assert_eq!(ok.status(), Status::Healthy);
@@ -90,7 +90,7 @@ impl CheckOutcome {
     /// # Examples
     ///
     /// ```
-    /// let ok = steward::health::CheckOutcome::healthy();
+    /// let ok = steward_core::health::CheckOutcome::healthy();
     /// assert_eq!(ok.error(), None);
     /// ```
     #[must_use]
@@ -107,7 +107,7 @@ impl CheckOutcome {
     /// # Examples
     ///
     /// ```
-    /// use steward::health::{CheckOutcome, Status};
+    /// use steward_core::health::{CheckOutcome, Status};
     ///
     /// let lag = CheckOutcome::degraded("replica lag 12 s");
     /// assert_eq!(lag.status(), Status::Degraded);
@@ -126,7 +126,7 @@ impl CheckOutcome {
     /// # Examples
     ///
     /// ```
-    /// use steward::health::{CheckOutcome, Status};
+    /// use steward_core::health::{CheckOutcome, Status};
     ///
     /// let down = CheckOutcome::unhealthy("connection refused");
     /// assert_eq!(down.status(), Status::Unhealthy);
@@ -146,7 +146,7 @@ impl CheckOutcome {
     /// # Examples
     ///
     /// ```
-    /// let ok = steward::health::CheckOutcome::healthy().with_details("v15.2");
+    /// let ok = steward_core::health::CheckOutcome::healthy().with_details("v15.2");
     /// assert_eq!(ok.details(), Some("v15.2"));
     /// ```
     #[must_use]
@@ -160,7 +160,7 @@ impl CheckOutcome {
     /// # Examples
     ///
     /// ```
-    /// use steward::health::{CheckOutcome, Status};
+    /// use steward_core::health::{CheckOutcome, Status};
     /// assert_eq!(CheckOutcome::healthy().status(), Status::Healthy);
     /// ```
     #[must_use]
@@ -173,7 +173,7 @@ impl CheckOutcome {
     /// # Examples
     ///
     /// ```
-    /// use steward::health::CheckOutcome;
+    /// use steward_core::health::CheckOutcome;
     /// assert_eq!(CheckOutcome::unhealthy("down").error(), Some("down"));
     /// ```
     #[must_use]
@@ -186,7 +186,7 @@ impl CheckOutcome {
     /// # Examples
     ///
     /// ```
-    /// use steward::health::CheckOutcome;
+    /// use steward_core::health::CheckOutcome;
     /// assert_eq!(CheckOutcome::healthy().details(), None);
     /// ```
     #[must_use]
@@ -235,7 +235,7 @@ impl<E: fmt::Display> From<Result<(), E>> for CheckOutcome {
 /// A type of its own:
 ///
 /// ```
-/// use steward::health::{CheckOutcome, HealthCheck};
+/// use steward_core::health::{CheckOutcome, HealthCheck};
 ///
 /// struct QueueDepth {
 ///     limit: usize,
@@ -259,7 +259,7 @@ impl<E: fmt::Display> From<Result<(), E>> for CheckOutcome {
 /// A closure:
 ///
 /// ```
-/// use steward::health::{HealthCheck, Status};
+/// use steward_core::health::{HealthCheck, Status};
 ///
 /// let ping = || async { Ok::<(), std::io::Error>(()) };
 /// # futures_lite::future::block_on(async {

@@ -30,8 +30,8 @@
 //! ```
 //! # #[cfg(feature = "test-util")] {
 //! use std::time::Duration;
-//! use steward::health::{Check, CheckOutcome, Health, Select, Status};
-//! use steward::testing::TestRuntime;
+//! use steward_core::health::{Check, CheckOutcome, Health, Select, Status};
+//! use steward_core::testing::TestRuntime;
 //!
 //! let rt = TestRuntime::new(); // in a service: the adapter's runtime handle
 //! let health = Health::new(rt.handle());
@@ -98,8 +98,8 @@ use join::join_all;
 ///
 /// ```
 /// # #[cfg(feature = "test-util")] {
-/// use steward::health::{Check, Health, Select, Status};
-/// use steward::testing::TestRuntime;
+/// use steward_core::health::{Check, Health, Select, Status};
+/// use steward_core::testing::TestRuntime;
 ///
 /// let rt = TestRuntime::new();
 /// let health = Health::new(rt.handle());
@@ -216,9 +216,9 @@ impl Health {
     /// use std::sync::atomic::{AtomicUsize, Ordering};
     /// use std::sync::Arc;
     /// use std::time::Duration;
-    /// use steward::health::{Check, Health};
+    /// use steward_core::health::{Check, Health};
     ///
-    /// let rt = steward::testing::TestRuntime::new();
+    /// let rt = steward_core::testing::TestRuntime::new();
     /// let health = Health::new(rt.handle());
     /// let runs = Arc::new(AtomicUsize::new(0));
     /// let counter = runs.clone();
@@ -246,9 +246,9 @@ impl Health {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// use steward::health::{Check, Health, READY};
+    /// use steward_core::health::{Check, Health, READY};
     ///
-    /// let rt = steward::testing::TestRuntime::new();
+    /// let rt = steward_core::testing::TestRuntime::new();
     /// let health = Health::new(rt.handle());
     /// health.register(Check::new("db", || async { Ok::<(), String>(()) }).ready()).unwrap();
     /// assert!(health.contains("db", None));
@@ -270,8 +270,8 @@ impl Health {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
-    /// assert_eq!(steward::health::Health::new(rt.handle()).len(), 0);
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// assert_eq!(steward_core::health::Health::new(rt.handle()).len(), 0);
     /// # }
     /// ```
     #[must_use]
@@ -285,8 +285,8 @@ impl Health {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
-    /// assert!(steward::health::Health::new(rt.handle()).is_empty());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// assert!(steward_core::health::Health::new(rt.handle()).is_empty());
     /// # }
     /// ```
     #[must_use]
@@ -300,9 +300,9 @@ impl Health {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
+    /// let rt = steward_core::testing::TestRuntime::new();
     /// let handle = rt.handle();
-    /// let health = steward::health::Health::new(handle.clone());
+    /// let health = steward_core::health::Health::new(handle.clone());
     /// assert!(health.runtime().ptr_eq(&handle));
     /// # }
     /// ```
@@ -317,8 +317,8 @@ impl Health {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let health = steward::health::Health::new(rt.handle());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let health = steward_core::health::Health::new(rt.handle());
     /// assert!(health.ptr_eq(&health.clone()));
     /// # }
     /// ```
@@ -373,9 +373,9 @@ impl fmt::Debug for Health {
 ///
 /// ```
 /// # #[cfg(feature = "test-util")] {
-/// use steward::health::{Check, Health, Select, Status};
+/// use steward_core::health::{Check, Health, Select, Status};
 ///
-/// let rt = steward::testing::TestRuntime::new();
+/// let rt = steward_core::testing::TestRuntime::new();
 /// let health = Health::new(rt.handle());
 /// for name in ["db", "cache", "queue"] {
 ///     health.register(Check::new(name, || async { Status::Healthy }).ready()).unwrap();
@@ -452,7 +452,7 @@ impl Select {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(steward::health::Select::tagged("live").tag(), Some("live"));
+    /// assert_eq!(steward_core::health::Select::tagged("live").tag(), Some("live"));
     /// ```
     #[must_use]
     pub fn tag(&self) -> Option<&str> {
@@ -464,7 +464,7 @@ impl Select {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(steward::health::Select::all().only("db").name(), Some("db"));
+    /// assert_eq!(steward_core::health::Select::all().only("db").name(), Some("db"));
     /// ```
     #[must_use]
     pub fn name(&self) -> Option<&str> {
@@ -476,7 +476,7 @@ impl Select {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(steward::health::Select::all().exclude("db").excluded(), ["db"]);
+    /// assert_eq!(steward_core::health::Select::all().exclude("db").excluded(), ["db"]);
     /// ```
     #[must_use]
     pub fn excluded(&self) -> &[String] {

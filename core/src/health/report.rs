@@ -14,8 +14,8 @@ use super::Status;
 ///
 /// ```
 /// # #[cfg(feature = "test-util")] {
-/// use steward::health::{Check, Health, Status};
-/// use steward::testing::TestRuntime;
+/// use steward_core::health::{Check, Health, Status};
+/// use steward_core::testing::TestRuntime;
 ///
 /// let rt = TestRuntime::new();
 /// let health = Health::new(rt.handle());
@@ -146,8 +146,8 @@ impl CheckResult {
 ///
 /// ```
 /// # #[cfg(feature = "test-util")] {
-/// use steward::health::{Check, Health, Status};
-/// use steward::testing::TestRuntime;
+/// use steward_core::health::{Check, Health, Status};
+/// use steward_core::testing::TestRuntime;
 ///
 /// let rt = TestRuntime::new();
 /// let health = Health::new(rt.handle());
@@ -200,9 +200,9 @@ impl Report {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// use steward::health::{Health, Select, Status};
+    /// use steward_core::health::{Health, Select, Status};
     ///
-    /// let rt = steward::testing::TestRuntime::new();
+    /// let rt = steward_core::testing::TestRuntime::new();
     /// let health = Health::new(rt.handle());
     /// let report = rt.block_on(health.report(&Select::all()));
     /// assert_eq!(report.status(), Status::Healthy); // an empty set is healthy
@@ -229,9 +229,9 @@ impl Report {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// use steward::health::{Check, Health, Status};
+    /// use steward_core::health::{Check, Health, Status};
     ///
-    /// let rt = steward::testing::TestRuntime::new();
+    /// let rt = steward_core::testing::TestRuntime::new();
     /// let health = Health::new(rt.handle());
     /// health.register(Check::new("db", || async { Status::Healthy })).unwrap();
     /// let report = rt.block_on(health.refresh());

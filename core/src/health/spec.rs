@@ -10,7 +10,7 @@ use super::HealthCheck;
 /// # Examples
 ///
 /// ```
-/// use steward::health::{Check, LIVE};
+/// use steward_core::health::{Check, LIVE};
 /// let check = Check::new("runtime", || async { Ok::<(), String>(()) }).tag(LIVE);
 /// assert!(check.has_tag("live"));
 /// ```
@@ -20,7 +20,7 @@ pub const LIVE: &str = "live";
 /// # Examples
 ///
 /// ```
-/// use steward::health::{Check, READY};
+/// use steward_core::health::{Check, READY};
 /// let check = Check::new("db", || async { Ok::<(), String>(()) }).tag(READY);
 /// assert!(check.has_tag("ready"));
 /// ```
@@ -34,7 +34,7 @@ pub(crate) const RESERVED: [&str; 2] = ["startup", "shutdown"];
 /// # Examples
 ///
 /// ```
-/// assert_eq!(steward::health::DEFAULT_TIMEOUT.as_secs(), 5);
+/// assert_eq!(steward_core::health::DEFAULT_TIMEOUT.as_secs(), 5);
 /// ```
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The default interval between background runs of a check.
@@ -42,7 +42,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// # Examples
 ///
 /// ```
-/// use steward::health::{Check, Refresh, DEFAULT_INTERVAL};
+/// use steward_core::health::{Check, Refresh, DEFAULT_INTERVAL};
 /// let check = Check::new("db", || async { Ok::<(), String>(()) });
 /// assert_eq!(check.refresh_mode(), Refresh::Background { every: DEFAULT_INTERVAL });
 /// ```
@@ -53,7 +53,7 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 /// # Examples
 ///
 /// ```
-/// use steward::health::{Check, DEFAULT_INLINE_CACHE};
+/// use steward_core::health::{Check, DEFAULT_INLINE_CACHE};
 /// let check = Check::new("db", || async { Ok::<(), String>(()) }).inline(DEFAULT_INLINE_CACHE);
 /// # drop(check);
 /// ```
@@ -65,7 +65,7 @@ pub const DEFAULT_INLINE_CACHE: Duration = Duration::from_secs(1);
 ///
 /// ```
 /// use std::time::Duration;
-/// use steward::health::{Check, Refresh};
+/// use steward_core::health::{Check, Refresh};
 ///
 /// let check = Check::new("db", || async { Ok::<(), std::io::Error>(()) })
 ///     .refresh(Refresh::Inline { cache: Duration::from_millis(500) });
@@ -108,7 +108,7 @@ impl Default for Refresh {
 ///
 /// ```
 /// use std::time::Duration;
-/// use steward::health::Check;
+/// use steward_core::health::Check;
 ///
 /// let cache = Check::new("cache", || async { Ok::<(), std::io::Error>(()) })
 ///     .critical(false)
@@ -181,8 +181,8 @@ impl Check {
     /// # Examples
     ///
     /// ```
-    /// let check = steward::health::Check::new("runtime", || async { Ok::<(), String>(()) }).live();
-    /// assert!(check.has_tag(steward::health::LIVE));
+    /// let check = steward_core::health::Check::new("runtime", || async { Ok::<(), String>(()) }).live();
+    /// assert!(check.has_tag(steward_core::health::LIVE));
     /// ```
     pub fn live(self) -> Self {
         self.tag(LIVE)
@@ -193,8 +193,8 @@ impl Check {
     /// # Examples
     ///
     /// ```
-    /// let check = steward::health::Check::new("db", || async { Ok::<(), String>(()) }).ready();
-    /// assert!(check.has_tag(steward::health::READY));
+    /// let check = steward_core::health::Check::new("db", || async { Ok::<(), String>(()) }).ready();
+    /// assert!(check.has_tag(steward_core::health::READY));
     /// ```
     pub fn ready(self) -> Self {
         self.tag(READY)
@@ -227,7 +227,7 @@ impl Check {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use steward::health::{Check, Refresh};
+    /// use steward_core::health::{Check, Refresh};
     ///
     /// let check = Check::new("db", || async { Ok::<(), String>(()) }).inline(Duration::from_secs(1));
     /// assert_eq!(check.refresh_mode(), Refresh::Inline { cache: Duration::from_secs(1) });
@@ -336,9 +336,9 @@ impl fmt::Debug for Check {
 ///
 /// ```
 /// # #[cfg(feature = "test-util")] {
-/// use steward::health::{Check, Health, RegisterError};
+/// use steward_core::health::{Check, Health, RegisterError};
 ///
-/// let rt = steward::testing::TestRuntime::new();
+/// let rt = steward_core::testing::TestRuntime::new();
 /// let health = Health::new(rt.handle());
 /// let ok = || async { Ok::<(), String>(()) };
 /// health.register(Check::new("db", ok)).unwrap();

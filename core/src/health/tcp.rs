@@ -16,7 +16,7 @@ use super::{CheckOutcome, HealthCheck};
 ///
 /// ```
 /// use std::net::SocketAddr;
-/// use steward::health::{Connector, HealthCheck, Status, TcpCheck};
+/// use steward_core::health::{Connector, HealthCheck, Status, TcpCheck};
 ///
 /// struct Blocking;
 ///
@@ -72,12 +72,12 @@ impl<C> TcpCheck<C> {
     ///
     /// ```
     /// struct Never;
-    /// impl steward::health::Connector for Never {
+    /// impl steward_core::health::Connector for Never {
     ///     async fn connect(_: &str) -> std::io::Result<std::net::SocketAddr> {
     ///         Err(std::io::ErrorKind::Unsupported.into())
     ///     }
     /// }
-    /// let check = steward::health::TcpCheck::<Never>::new("db:5432");
+    /// let check = steward_core::health::TcpCheck::<Never>::new("db:5432");
     /// assert_eq!(check.addr(), "db:5432");
     /// ```
     #[must_use]

@@ -19,9 +19,9 @@ use crate::Shutdown;
 ///
 /// ```
 /// # #[cfg(feature = "test-util")] {
-/// use steward::health::{Check, Health, Select, Status, Tripwire};
+/// use steward_core::health::{Check, Health, Select, Status, Tripwire};
 ///
-/// let rt = steward::testing::TestRuntime::new();
+/// let rt = steward_core::testing::TestRuntime::new();
 /// let health = Health::new(rt.handle());
 /// let escalated = Tripwire::new();
 /// health.register(Check::new("tasks", escalated.clone()).live()).unwrap();
@@ -60,8 +60,8 @@ impl Tripwire {
     /// # Examples
     ///
     /// ```
-    /// use steward::health::Tripwire;
-    /// use steward::{Reason, Shutdown};
+    /// use steward_core::health::Tripwire;
+    /// use steward_core::{Reason, Shutdown};
     ///
     /// let escalations = Shutdown::new();
     /// let wire = Tripwire::watching(escalations.clone());
@@ -84,7 +84,7 @@ impl Tripwire {
     /// # Examples
     ///
     /// ```
-    /// let wire = steward::health::Tripwire::new();
+    /// let wire = steward_core::health::Tripwire::new();
     /// assert!(wire.trip("first"));
     /// assert!(!wire.trip("second"));
     /// assert_eq!(wire.reason().as_deref(), Some("first"));
@@ -127,7 +127,7 @@ impl Tripwire {
     /// # Examples
     ///
     /// ```
-    /// let wire = steward::health::Tripwire::new();
+    /// let wire = steward_core::health::Tripwire::new();
     /// assert!(wire.ptr_eq(&wire.clone()));
     /// ```
     #[must_use]

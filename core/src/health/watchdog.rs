@@ -25,8 +25,8 @@ use crate::sync::{lock, Mutex};
 ///
 /// ```
 /// # #[cfg(feature = "test-util")] {
-/// use steward::health::{Check, Health, StallWatchdog, Status};
-/// use steward::testing::TestRuntime;
+/// use steward_core::health::{Check, Health, StallWatchdog, Status};
+/// use steward_core::testing::TestRuntime;
 ///
 /// let rt = TestRuntime::new();
 /// let health = Health::new(rt.handle());
@@ -60,7 +60,7 @@ impl StallWatchdog {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(steward::health::StallWatchdog::DEFAULT_PERIOD.as_millis(), 100);
+    /// assert_eq!(steward_core::health::StallWatchdog::DEFAULT_PERIOD.as_millis(), 100);
     /// ```
     pub const DEFAULT_PERIOD: Duration = Duration::from_millis(100);
     /// The default lateness past which the runtime counts as stalled.
@@ -68,7 +68,7 @@ impl StallWatchdog {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(steward::health::StallWatchdog::DEFAULT_THRESHOLD.as_secs(), 1);
+    /// assert_eq!(steward_core::health::StallWatchdog::DEFAULT_THRESHOLD.as_secs(), 1);
     /// ```
     pub const DEFAULT_THRESHOLD: Duration = Duration::from_secs(1);
 
@@ -90,9 +90,9 @@ impl StallWatchdog {
     /// ```
     /// # #[cfg(feature = "test-util")] {
     /// use std::time::Duration;
-    /// use steward::health::StallWatchdog;
+    /// use steward_core::health::StallWatchdog;
     ///
-    /// let rt = steward::testing::TestRuntime::new();
+    /// let rt = steward_core::testing::TestRuntime::new();
     /// let watchdog =
     ///     StallWatchdog::with_limits(&rt.handle(), Duration::from_millis(50), Duration::from_millis(500));
     /// assert_eq!(watchdog.threshold(), Duration::from_millis(500));
@@ -132,8 +132,8 @@ impl StallWatchdog {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let watchdog = steward::health::StallWatchdog::new(&rt.handle());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let watchdog = steward_core::health::StallWatchdog::new(&rt.handle());
     /// rt.advance(std::time::Duration::from_secs(1)); // heartbeats on time
     /// assert_eq!(watchdog.lateness(), std::time::Duration::ZERO);
     /// # }

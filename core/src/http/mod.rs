@@ -60,14 +60,14 @@ const TEXT: &str = "text/plain; charset=utf-8";
 ///
 /// ```
 /// # #[cfg(feature = "test-util")] {
-/// use steward::health::{Check, Health, Status};
-/// use steward::http::{Endpoints, Request};
-/// use steward::probes::Probes;
+/// use steward_core::health::{Check, Health, Status};
+/// use steward_core::http::{Endpoints, Request};
+/// use steward_core::probes::Probes;
 ///
-/// let rt = steward::testing::TestRuntime::new();
+/// let rt = steward_core::testing::TestRuntime::new();
 /// let health = Health::new(rt.handle());
 /// health.register(Check::new("db", || async { Status::Healthy }).ready()).unwrap();
-/// let probes = Probes::new(health.clone(), steward::Shutdown::new());
+/// let probes = Probes::new(health.clone(), steward_core::Shutdown::new());
 /// let endpoints = Endpoints::new(probes.clone());
 ///
 /// let answer = rt.block_on(endpoints.respond(&Request::get("/readyz")));
@@ -122,16 +122,16 @@ impl Endpoints {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// use steward::health::{Check, CheckOutcome, Health};
-    /// use steward::http::{Endpoints, Request};
-    /// use steward::probes::Probes;
+    /// use steward_core::health::{Check, CheckOutcome, Health};
+    /// use steward_core::http::{Endpoints, Request};
+    /// use steward_core::probes::Probes;
     ///
-    /// let rt = steward::testing::TestRuntime::new();
+    /// let rt = steward_core::testing::TestRuntime::new();
     /// let health = Health::new(rt.handle());
     /// let down = || async { CheckOutcome::unhealthy("refused\r\n[+]forged ok") };
     /// health.register(Check::new("db", down)).unwrap();
     /// rt.block_on(health.refresh());
-    /// let endpoints = Endpoints::new(Probes::new(health, steward::Shutdown::new()));
+    /// let endpoints = Endpoints::new(Probes::new(health, steward_core::Shutdown::new()));
     ///
     /// let withheld = rt.block_on(endpoints.respond(&Request::get("/healthz")));
     /// assert_eq!(withheld.body(), "[-]db failed: reason withheld\nhealthz check failed\n");
@@ -152,16 +152,16 @@ impl Endpoints {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// use steward::health::{Check, CheckOutcome, Health};
-    /// use steward::http::{Endpoints, Request};
-    /// use steward::probes::Probes;
+    /// use steward_core::health::{Check, CheckOutcome, Health};
+    /// use steward_core::http::{Endpoints, Request};
+    /// use steward_core::probes::Probes;
     ///
-    /// let rt = steward::testing::TestRuntime::new();
+    /// let rt = steward_core::testing::TestRuntime::new();
     /// let health = Health::new(rt.handle());
     /// let slow = || async { CheckOutcome::degraded("lagging") };
     /// health.register(Check::new("replica", slow)).unwrap();
     /// rt.block_on(health.refresh());
-    /// let endpoints = Endpoints::new(Probes::new(health, steward::Shutdown::new()));
+    /// let endpoints = Endpoints::new(Probes::new(health, steward_core::Shutdown::new()));
     ///
     /// assert_eq!(rt.block_on(endpoints.respond(&Request::get("/healthz"))).status(), 200);
     /// let strict = endpoints.fail_when_degraded(true);
@@ -180,11 +180,11 @@ impl Endpoints {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// use steward::http::{Endpoints, Request};
+    /// use steward_core::http::{Endpoints, Request};
     ///
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let health = steward::health::Health::new(rt.handle());
-    /// let endpoints = Endpoints::new(steward::probes::Probes::new(health, steward::Shutdown::new()))
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let health = steward_core::health::Health::new(rt.handle());
+    /// let endpoints = Endpoints::new(steward_core::probes::Probes::new(health, steward_core::Shutdown::new()))
     ///     .max_target_len(16);
     /// let long = "/livez?exclude=abcdefgh";
     /// assert_eq!(rt.block_on(endpoints.respond(&Request::get(long))).status(), 414);
@@ -202,10 +202,10 @@ impl Endpoints {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let health = steward::health::Health::new(rt.handle());
-    /// let probes = steward::probes::Probes::new(health, steward::Shutdown::new());
-    /// let endpoints = steward::http::Endpoints::new(probes.clone());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let health = steward_core::health::Health::new(rt.handle());
+    /// let probes = steward_core::probes::Probes::new(health, steward_core::Shutdown::new());
+    /// let endpoints = steward_core::http::Endpoints::new(probes.clone());
     /// assert!(endpoints.probes().health().ptr_eq(probes.health()));
     /// # }
     /// ```
@@ -319,7 +319,7 @@ impl fmt::Debug for Endpoints {
 /// # Examples
 ///
 /// ```
-/// use steward::http::Request;
+/// use steward_core::http::Request;
 ///
 /// let request = Request::new("HEAD", "/readyz?verbose")
 ///     .accept(Some("application/health+json"))
@@ -357,7 +357,7 @@ impl<'a> Request<'a> {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(steward::http::Request::get("/livez").method(), "GET");
+    /// assert_eq!(steward_core::http::Request::get("/livez").method(), "GET");
     /// ```
     #[must_use]
     pub const fn get(target: &'a str) -> Self {
@@ -418,11 +418,11 @@ impl<'a> Request<'a> {
 ///
 /// ```
 /// # #[cfg(feature = "test-util")] {
-/// use steward::http::{Endpoints, Request};
+/// use steward_core::http::{Endpoints, Request};
 ///
-/// let rt = steward::testing::TestRuntime::new();
-/// let health = steward::health::Health::new(rt.handle());
-/// let endpoints = Endpoints::new(steward::probes::Probes::new(health, steward::Shutdown::new()));
+/// let rt = steward_core::testing::TestRuntime::new();
+/// let health = steward_core::health::Health::new(rt.handle());
+/// let endpoints = Endpoints::new(steward_core::probes::Probes::new(health, steward_core::Shutdown::new()));
 ///
 /// let answer = rt.block_on(endpoints.respond(&Request::new("POST", "/livez")));
 /// assert_eq!(answer.status(), 405);
@@ -475,10 +475,10 @@ impl Response {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let health = steward::health::Health::new(rt.handle());
-    /// let endpoints = steward::http::Endpoints::new(steward::probes::Probes::new(health, steward::Shutdown::new()));
-    /// let answer = rt.block_on(endpoints.respond(&steward::http::Request::get("/nope")));
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let health = steward_core::health::Health::new(rt.handle());
+    /// let endpoints = steward_core::http::Endpoints::new(steward_core::probes::Probes::new(health, steward_core::Shutdown::new()));
+    /// let answer = rt.block_on(endpoints.respond(&steward_core::http::Request::get("/nope")));
     /// assert!(answer.headers().iter().any(|(name, value)| *name == "x-content-type-options" && value == "nosniff"));
     /// # }
     /// ```
@@ -516,10 +516,10 @@ impl Response {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let health = steward::health::Health::new(rt.handle());
-    /// let endpoints = steward::http::Endpoints::new(steward::probes::Probes::new(health, steward::Shutdown::new()));
-    /// let answer = rt.block_on(endpoints.respond(&steward::http::Request::get("/healthz")));
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let health = steward_core::health::Health::new(rt.handle());
+    /// let endpoints = steward_core::http::Endpoints::new(steward_core::probes::Probes::new(health, steward_core::Shutdown::new()));
+    /// let answer = rt.block_on(endpoints.respond(&steward_core::http::Request::get("/healthz")));
     /// let (status, _headers, body) = answer.into_parts();
     /// assert_eq!((status, body.as_str()), (200, "ok"));
     /// # }

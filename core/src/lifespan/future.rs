@@ -33,8 +33,8 @@ pin_project! {
     /// ```
     /// # #[cfg(feature = "test-util")] {
     /// use std::time::Duration;
-    /// use steward::testing::TestRuntime;
-    /// use steward::{Lifespan, LifespanError, Shutdown};
+    /// use steward_core::testing::TestRuntime;
+    /// use steward_core::{Lifespan, LifespanError, Shutdown};
     ///
     /// let rt = TestRuntime::new();
     /// let lifespan = Lifespan::new(rt.handle(), Shutdown::new());
@@ -94,8 +94,8 @@ impl<F, S> Start<F, S> {
     /// ```
     /// # #[cfg(feature = "test-util")] {
     /// use std::time::Duration;
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let lifespan = steward::Lifespan::new(rt.handle(), steward::Shutdown::new());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let lifespan = steward_core::Lifespan::new(rt.handle(), steward_core::Shutdown::new());
     /// let start = lifespan
     ///     .start("migrations", async { Ok::<_, String>(()) }, |()| async {})
     ///     .start_timeout(Duration::from_secs(600));
@@ -114,8 +114,8 @@ impl<F, S> Start<F, S> {
     /// ```
     /// # #[cfg(feature = "test-util")] {
     /// use std::time::Duration;
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let lifespan = steward::Lifespan::new(rt.handle(), steward::Shutdown::new());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let lifespan = steward_core::Lifespan::new(rt.handle(), steward_core::Shutdown::new());
     /// let start = lifespan
     ///     .start("journal", async { Ok::<_, String>(()) }, |()| async {})
     ///     .stop_timeout(Duration::from_secs(15)); // a long final flush
@@ -249,9 +249,9 @@ impl<F, S> fmt::Debug for Start<F, S> {
 ///
 /// ```
 /// # #[cfg(feature = "test-util")] {
-/// let rt = steward::testing::TestRuntime::new();
-/// let lifespan = steward::Lifespan::new(rt.handle(), steward::Shutdown::new());
-/// let teardown: steward::Teardown = lifespan.teardown();
+/// let rt = steward_core::testing::TestRuntime::new();
+/// let lifespan = steward_core::Lifespan::new(rt.handle(), steward_core::Shutdown::new());
+/// let teardown: steward_core::Teardown = lifespan.teardown();
 /// assert!(rt.block_on(teardown).is_clean());
 /// # }
 /// ```
@@ -320,8 +320,8 @@ pin_project! {
     /// # #[cfg(feature = "test-util")] {
     /// use std::panic::AssertUnwindSafe;
     /// use futures_lite::FutureExt;
-    /// use steward::testing::TestRuntime;
-    /// use steward::{Lifespan, Shutdown};
+    /// use steward_core::testing::TestRuntime;
+    /// use steward_core::{Lifespan, Shutdown};
     ///
     /// let rt = TestRuntime::new();
     /// let lifespan = Lifespan::new(rt.handle(), Shutdown::new());

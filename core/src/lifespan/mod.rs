@@ -103,8 +103,8 @@ use report::SharedError;
 /// ```
 /// # #[cfg(feature = "test-util")] {
 /// use std::sync::{Arc, Mutex};
-/// use steward::testing::TestRuntime;
-/// use steward::{Lifespan, LifespanError, Shutdown};
+/// use steward_core::testing::TestRuntime;
+/// use steward_core::{Lifespan, LifespanError, Shutdown};
 ///
 /// let rt = TestRuntime::new();
 /// let lifespan = Lifespan::new(rt.handle(), Shutdown::new());
@@ -169,7 +169,7 @@ impl Lifespan {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(steward::Lifespan::DEFAULT_START_TIMEOUT.as_secs(), 30);
+    /// assert_eq!(steward_core::Lifespan::DEFAULT_START_TIMEOUT.as_secs(), 30);
     /// ```
     pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -179,7 +179,7 @@ impl Lifespan {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(steward::Lifespan::DEFAULT_STOP_TIMEOUT.as_secs(), 5);
+    /// assert_eq!(steward_core::Lifespan::DEFAULT_STOP_TIMEOUT.as_secs(), 5);
     /// ```
     pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -189,8 +189,8 @@ impl Lifespan {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let lifespan = steward::Lifespan::new(rt.handle(), steward::Shutdown::new());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let lifespan = steward_core::Lifespan::new(rt.handle(), steward_core::Shutdown::new());
     /// assert!(lifespan.report().steps().is_empty());
     /// # }
     /// ```
@@ -219,8 +219,8 @@ impl Lifespan {
     /// ```
     /// # #[cfg(feature = "test-util")] {
     /// use std::time::Duration;
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let lifespan = steward::Lifespan::new(rt.handle(), steward::Shutdown::new())
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let lifespan = steward_core::Lifespan::new(rt.handle(), steward_core::Shutdown::new())
     ///     .with_start_timeout(Duration::from_secs(120)); // slow migrations
     /// let never = futures_lite::future::pending::<Result<(), String>>();
     /// assert!(rt.block_on(lifespan.start("migrations", never, |()| async {})).is_err());
@@ -240,8 +240,8 @@ impl Lifespan {
     /// ```
     /// # #[cfg(feature = "test-util")] {
     /// use std::time::Duration;
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let lifespan = steward::Lifespan::new(rt.handle(), steward::Shutdown::new())
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let lifespan = steward_core::Lifespan::new(rt.handle(), steward_core::Shutdown::new())
     ///     .with_stop_timeout(Duration::from_secs(2));
     /// rt.block_on(async {
     ///     let hangs = |()| futures_lite::future::pending::<()>();
@@ -266,8 +266,8 @@ impl Lifespan {
     /// ```
     /// # #[cfg(feature = "test-util")] {
     /// use std::time::Duration;
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let lifespan = steward::Lifespan::new(rt.handle(), steward::Shutdown::new())
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let lifespan = steward_core::Lifespan::new(rt.handle(), steward_core::Shutdown::new())
     ///     .with_teardown_budget(Duration::from_secs(3));
     /// rt.block_on(async {
     ///     for name in ["a", "b"] {
@@ -316,8 +316,8 @@ impl Lifespan {
     /// # #[cfg(feature = "test-util")] {
     /// use std::sync::Arc;
     /// use std::time::Duration;
-    /// use steward::testing::TestRuntime;
-    /// use steward::{Lifespan, Shutdown};
+    /// use steward_core::testing::TestRuntime;
+    /// use steward_core::{Lifespan, Shutdown};
     ///
     /// struct Journal;
     /// impl Journal {
@@ -383,8 +383,8 @@ impl Lifespan {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// use steward::testing::TestRuntime;
-    /// use steward::{Lifespan, Shutdown, StepPhase};
+    /// use steward_core::testing::TestRuntime;
+    /// use steward_core::{Lifespan, Shutdown, StepPhase};
     ///
     /// let rt = TestRuntime::new();
     /// let lifespan = Lifespan::new(rt.handle(), Shutdown::new());
@@ -422,8 +422,8 @@ impl Lifespan {
     /// ```
     /// # #[cfg(feature = "test-util")] {
     /// use std::time::Duration;
-    /// use steward::testing::TestRuntime;
-    /// use steward::{Lifespan, Shutdown, StepOutcome};
+    /// use steward_core::testing::TestRuntime;
+    /// use steward_core::{Lifespan, Shutdown, StepOutcome};
     ///
     /// let rt = TestRuntime::new();
     /// let handle = rt.handle();
@@ -465,8 +465,8 @@ impl Lifespan {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// use steward::testing::TestRuntime;
-    /// use steward::{Lifespan, LifespanError, Shutdown};
+    /// use steward_core::testing::TestRuntime;
+    /// use steward_core::{Lifespan, LifespanError, Shutdown};
     ///
     /// let rt = TestRuntime::new();
     /// let lifespan = Lifespan::new(rt.handle(), Shutdown::new());
@@ -494,8 +494,8 @@ impl Lifespan {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let lifespan = steward::Lifespan::new(rt.handle(), steward::Shutdown::new());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let lifespan = steward_core::Lifespan::new(rt.handle(), steward_core::Shutdown::new());
     /// rt.block_on(lifespan.start("db", async { Ok::<_, String>(()) }, |()| async {})).unwrap();
     /// assert_eq!(lifespan.report().to_string(), "db: started in 0ns");
     /// # rt.block_on(lifespan.teardown());
@@ -512,8 +512,8 @@ impl Lifespan {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let lifespan = steward::Lifespan::new(rt.handle(), steward::Shutdown::new());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let lifespan = steward_core::Lifespan::new(rt.handle(), steward_core::Shutdown::new());
     /// rt.block_on(lifespan.start("db", async { Ok::<_, String>(()) }, |()| async {})).unwrap();
     /// assert_eq!(lifespan.len(), 1);
     /// rt.block_on(lifespan.teardown());
@@ -531,8 +531,8 @@ impl Lifespan {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
-    /// assert!(steward::Lifespan::new(rt.handle(), steward::Shutdown::new()).is_empty());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// assert!(steward_core::Lifespan::new(rt.handle(), steward_core::Shutdown::new()).is_empty());
     /// # }
     /// ```
     #[must_use]
@@ -546,8 +546,8 @@ impl Lifespan {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let lifespan = steward::Lifespan::new(rt.handle(), steward::Shutdown::new());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let lifespan = steward_core::Lifespan::new(rt.handle(), steward_core::Shutdown::new());
     /// assert!(!lifespan.is_closed());
     /// rt.block_on(lifespan.teardown());
     /// assert!(lifespan.is_closed());
@@ -564,8 +564,8 @@ impl Lifespan {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let a = steward::Lifespan::new(rt.handle(), steward::Shutdown::new());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let a = steward_core::Lifespan::new(rt.handle(), steward_core::Shutdown::new());
     /// assert!(a.ptr_eq(&a.clone()));
     /// # }
     /// ```
@@ -762,7 +762,7 @@ impl Drop for FillOnDrop {
 /// # Examples
 ///
 /// ```
-/// use steward::StopOutput;
+/// use steward_core::StopOutput;
 ///
 /// assert!(().into_stop_result().is_ok());
 /// assert!(Err::<(), _>("disk full").into_stop_result().is_err());
@@ -777,7 +777,7 @@ pub trait StopOutput {
     /// # Examples
     ///
     /// ```
-    /// use steward::StopOutput;
+    /// use steward_core::StopOutput;
     /// let err = Err::<(), _>(std::io::Error::other("flush failed")).into_stop_result();
     /// assert_eq!(err.unwrap_err().to_string(), "flush failed");
     /// ```

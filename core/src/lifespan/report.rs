@@ -17,7 +17,7 @@ pub(crate) type SharedError = Arc<dyn Error + Send + Sync + 'static>;
 /// # Examples
 ///
 /// ```
-/// use steward::StepPhase;
+/// use steward_core::StepPhase;
 ///
 /// assert_eq!(StepPhase::Start.to_string(), "start");
 /// assert_eq!(StepPhase::Stop.to_string(), "stop");
@@ -44,7 +44,7 @@ impl fmt::Display for StepPhase {
 /// # Examples
 ///
 /// ```
-/// use steward::StepOutcome;
+/// use steward_core::StepOutcome;
 ///
 /// assert!(StepOutcome::Completed.is_completed());
 /// assert!(!StepOutcome::TimedOut.is_completed());
@@ -71,7 +71,7 @@ impl StepOutcome {
     /// # Examples
     ///
     /// ```
-    /// assert!(steward::StepOutcome::Completed.is_completed());
+    /// assert!(steward_core::StepOutcome::Completed.is_completed());
     /// ```
     #[must_use]
     pub fn is_completed(&self) -> bool {
@@ -112,7 +112,7 @@ impl fmt::Display for StepOutcome {
 ///
 /// ```
 /// use std::time::Duration;
-/// use steward::{StepOutcome, StepPhase, StepReport};
+/// use steward_core::{StepOutcome, StepPhase, StepReport};
 ///
 /// let step = StepReport::new("db", StepPhase::Stop, StepOutcome::TimedOut, Duration::from_secs(5));
 /// assert_eq!(step.to_string(), "db: stop timed out after 5s");
@@ -139,7 +139,7 @@ impl StepReport {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use steward::{StepOutcome, StepPhase, StepReport};
+    /// use steward_core::{StepOutcome, StepPhase, StepReport};
     ///
     /// let step = StepReport::new("db", StepPhase::Start, StepOutcome::Completed, Duration::ZERO);
     /// assert_eq!(step.name, "db");
@@ -185,14 +185,14 @@ impl fmt::Display for StepReport {
 ///
 /// ```
 /// # #[cfg(feature = "test-util")] {
-/// use steward::testing::TestRuntime;
-/// use steward::{Lifespan, Shutdown, StepPhase};
+/// use steward_core::testing::TestRuntime;
+/// use steward_core::{Lifespan, Shutdown, StepPhase};
 ///
 /// let rt = TestRuntime::new();
 /// let lifespan = Lifespan::new(rt.handle(), Shutdown::new());
 /// let report = rt.block_on(async {
 ///     lifespan.start("db", async { Ok::<_, std::io::Error>(()) }, |()| async {}).await?;
-///     Ok::<_, steward::LifespanError>(lifespan.teardown().await)
+///     Ok::<_, steward_core::LifespanError>(lifespan.teardown().await)
 /// })
 /// .unwrap();
 /// assert!(report.is_clean());
@@ -216,7 +216,7 @@ impl LifespanReport {
     /// # Examples
     ///
     /// ```
-    /// assert!(steward::LifespanReport::default().steps().is_empty());
+    /// assert!(steward_core::LifespanReport::default().steps().is_empty());
     /// ```
     #[must_use]
     pub fn steps(&self) -> &[StepReport] {
@@ -229,7 +229,7 @@ impl LifespanReport {
     ///
     /// ```
     /// let mut all = Vec::new();
-    /// all.extend(steward::LifespanReport::default().into_steps());
+    /// all.extend(steward_core::LifespanReport::default().into_steps());
     /// assert!(all.is_empty());
     /// ```
     #[must_use]
@@ -242,7 +242,7 @@ impl LifespanReport {
     /// # Examples
     ///
     /// ```
-    /// assert!(steward::LifespanReport::default().is_clean());
+    /// assert!(steward_core::LifespanReport::default().is_clean());
     /// ```
     #[must_use]
     pub fn is_clean(&self) -> bool {
@@ -273,8 +273,8 @@ impl fmt::Display for LifespanReport {
 /// ```
 /// # #[cfg(feature = "test-util")] {
 /// use std::io;
-/// use steward::testing::TestRuntime;
-/// use steward::{Lifespan, LifespanError, Shutdown};
+/// use steward_core::testing::TestRuntime;
+/// use steward_core::{Lifespan, LifespanError, Shutdown};
 ///
 /// let rt = TestRuntime::new();
 /// let lifespan = Lifespan::new(rt.handle(), Shutdown::new());
@@ -336,7 +336,7 @@ impl LifespanError {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use steward::LifespanError;
+    /// use steward_core::LifespanError;
     ///
     /// let err = LifespanError::TimedOut { step: "db".into(), timeout: Duration::from_secs(30) };
     /// assert_eq!(err.step(), "db");

@@ -24,7 +24,7 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use steward::{Reason, Shutdown};
+    /// use steward_core::{Reason, Shutdown};
     /// # futures_lite::future::block_on(async {
     /// let shutdown = Shutdown::new();
     /// shutdown.trigger(Reason::Requested);
@@ -47,7 +47,7 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use steward::{Reason, Shutdown};
+    /// use steward_core::{Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// let wait = shutdown.clone().triggered_owned();
@@ -71,7 +71,7 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use steward::{Reason, Shutdown};
+    /// use steward_core::{Reason, Shutdown};
     /// # futures_lite::future::block_on(async {
     /// let shutdown = Shutdown::new();
     /// let child_guard = shutdown.child().guard();
@@ -102,7 +102,7 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use steward::{Reason, Shutdown};
+    /// use steward_core::{Reason, Shutdown};
     /// # futures_lite::future::block_on(async {
     /// let shutdown = Shutdown::new();
     /// assert_eq!(shutdown.run_until_triggered(async { 7 }).await, Some(7));
@@ -128,7 +128,7 @@ impl Shutdown {
     ///
     /// ```
     /// use futures_lite::{stream, StreamExt};
-    /// use steward::{Reason, Shutdown};
+    /// use steward_core::{Reason, Shutdown};
     /// # futures_lite::future::block_on(async {
     /// let shutdown = Shutdown::new();
     /// let mut items = shutdown.until_triggered(stream::iter(1..));

@@ -14,7 +14,7 @@ use crate::sync::lock;
 /// # Examples
 ///
 /// ```
-/// use steward::{Reason, Shutdown};
+/// use steward_core::{Reason, Shutdown};
 ///
 /// let shutdown = Shutdown::new();
 /// let guard = shutdown.guard();
@@ -47,7 +47,7 @@ impl ShutdownGuard {
     /// # Examples
     ///
     /// ```
-    /// let guard = steward::Shutdown::new().guard();
+    /// let guard = steward_core::Shutdown::new().guard();
     /// assert_eq!(guard.location().line(), line!() - 1);
     /// ```
     #[must_use]
@@ -60,7 +60,7 @@ impl ShutdownGuard {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = steward::Shutdown::new();
+    /// let shutdown = steward_core::Shutdown::new();
     /// let guard = shutdown.guard();
     /// assert!(guard.shutdown().ptr_eq(&shutdown));
     /// ```
@@ -76,9 +76,9 @@ impl ShutdownGuard {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = steward::Shutdown::new();
+    /// let shutdown = steward_core::Shutdown::new();
     /// let guard = shutdown.guard();
-    /// shutdown.trigger(steward::Reason::Requested);
+    /// shutdown.trigger(steward_core::Reason::Requested);
     /// assert!(guard.is_triggered());
     /// ```
     #[must_use]

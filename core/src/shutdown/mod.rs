@@ -103,7 +103,7 @@ const HOLD: usize = 4;
 /// # Examples
 ///
 /// ```
-/// use steward::{Reason, Shutdown};
+/// use steward_core::{Reason, Shutdown};
 /// # futures_lite::future::block_on(async {
 /// let shutdown = Shutdown::new();
 ///
@@ -249,7 +249,7 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = steward::Shutdown::new();
+    /// let shutdown = steward_core::Shutdown::new();
     /// assert!(!shutdown.is_triggered());
     /// ```
     #[must_use]
@@ -272,7 +272,7 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use steward::{Reason, Shutdown};
+    /// use steward_core::{Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// assert!(shutdown.trigger(Reason::Signal(15)));
@@ -288,8 +288,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = steward::Shutdown::new();
-    /// shutdown.trigger(steward::Reason::Requested);
+    /// let shutdown = steward_core::Shutdown::new();
+    /// shutdown.trigger(steward_core::Reason::Requested);
     /// assert!(shutdown.is_triggered());
     /// ```
     #[must_use]
@@ -303,7 +303,7 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use steward::{Reason, Shutdown};
+    /// use steward_core::{Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// assert_eq!(shutdown.reason(), None);
@@ -328,7 +328,7 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use steward::{Reason, Shutdown};
+    /// use steward_core::{Reason, Shutdown};
     ///
     /// let root = Shutdown::new();
     /// let child = root.child();
@@ -369,7 +369,7 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use steward::{Reason, Shutdown};
+    /// use steward_core::{Reason, Shutdown};
     /// # futures_lite::future::block_on(async {
     /// let shutdown = Shutdown::new();
     /// let guard = shutdown.guard();
@@ -389,9 +389,9 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = steward::Shutdown::new();
+    /// let shutdown = steward_core::Shutdown::new();
     /// assert!(!shutdown.is_drained());
-    /// shutdown.trigger(steward::Reason::Requested);
+    /// shutdown.trigger(steward_core::Reason::Requested);
     /// assert!(shutdown.is_drained());
     /// ```
     #[must_use]
@@ -405,7 +405,7 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = steward::Shutdown::new();
+    /// let shutdown = steward_core::Shutdown::new();
     /// let _guard = shutdown.child().guard();
     /// let holders = shutdown.holders();
     /// assert_eq!(holders.len(), 1);
@@ -429,7 +429,7 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// let a = steward::Shutdown::new();
+    /// let a = steward_core::Shutdown::new();
     /// assert!(a.ptr_eq(&a.clone()));
     /// assert!(!a.ptr_eq(&a.child()));
     /// ```
@@ -446,9 +446,9 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = steward::Shutdown::new();
+    /// let shutdown = steward_core::Shutdown::new();
     /// let s = shutdown.clone();
-    /// std::thread::spawn(move || s.trigger(steward::Reason::Requested));
+    /// std::thread::spawn(move || s.trigger(steward_core::Reason::Requested));
     /// shutdown.wait_blocking();
     /// ```
     pub fn wait_blocking(&self) {
@@ -460,8 +460,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = steward::Shutdown::new();
-    /// shutdown.trigger(steward::Reason::Requested);
+    /// let shutdown = steward_core::Shutdown::new();
+    /// shutdown.trigger(steward_core::Reason::Requested);
     /// shutdown.drained_blocking();
     /// ```
     pub fn drained_blocking(&self) {

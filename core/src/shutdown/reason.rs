@@ -8,7 +8,7 @@ use std::fmt;
 /// # Examples
 ///
 /// ```
-/// use steward::{Reason, Shutdown};
+/// use steward_core::{Reason, Shutdown};
 ///
 /// let shutdown = Shutdown::new();
 /// shutdown.trigger(Reason::Signal(15));

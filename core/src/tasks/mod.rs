@@ -77,8 +77,8 @@ use registry::Finish;
 /// ```
 /// # #[cfg(feature = "test-util")] {
 /// use std::time::Duration;
-/// use steward::testing::TestRuntime;
-/// use steward::{Exit, Shutdown, Tasks};
+/// use steward_core::testing::TestRuntime;
+/// use steward_core::{Exit, Shutdown, Tasks};
 ///
 /// let rt = TestRuntime::new();
 /// let tasks = Tasks::new(rt.handle(), Shutdown::new());
@@ -99,7 +99,7 @@ use registry::Finish;
 /// assert!(report.is_clean());
 /// println!("{report}");
 /// # }
-/// # Ok::<(), steward::StartError>(())
+/// # Ok::<(), steward_core::StartError>(())
 /// ```
 #[derive(Clone)]
 pub struct Tasks {
@@ -111,7 +111,7 @@ pub struct Tasks {
 /// # Examples
 ///
 /// ```
-/// use steward::StartError;
+/// use steward_core::StartError;
 ///
 /// let err = StartError::AlreadyRunning("worker".into());
 /// assert_eq!(err.to_string(), "a task named `worker` is already running");
@@ -145,7 +145,7 @@ impl Error for StartError {}
 /// # Examples
 ///
 /// ```
-/// use steward::TaskOutput;
+/// use steward_core::TaskOutput;
 ///
 /// assert!(().into_result().is_ok());
 /// assert!(Ok::<(), std::io::Error>(()).into_result().is_ok());
@@ -184,8 +184,8 @@ impl Tasks {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let tasks = steward::Tasks::new(rt.handle(), steward::Shutdown::new());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let tasks = steward_core::Tasks::new(rt.handle(), steward_core::Shutdown::new());
     /// assert!(tasks.is_empty());
     /// # }
     /// ```
@@ -217,7 +217,7 @@ impl Tasks {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// use steward::{testing::TestRuntime, Shutdown, StartError, Tasks};
+    /// use steward_core::{testing::TestRuntime, Shutdown, StartError, Tasks};
     ///
     /// let rt = TestRuntime::new();
     /// let tasks = Tasks::new(rt.handle(), Shutdown::new());
@@ -226,7 +226,7 @@ impl Tasks {
     /// rt.block_on(tasks.wait());
     /// assert_eq!(tasks.spawn(async {}), Err(StartError::Closed));
     /// # }
-    /// # Ok::<(), steward::StartError>(())
+    /// # Ok::<(), steward_core::StartError>(())
     /// ```
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> Result<(), StartError>
@@ -276,7 +276,7 @@ impl Tasks {
     /// ```
     /// # #[cfg(feature = "test-util")] {
     /// use futures_lite::future::block_on;
-    /// use steward::{testing::TestRuntime, Shutdown, StartError, Tasks};
+    /// use steward_core::{testing::TestRuntime, Shutdown, StartError, Tasks};
     ///
     /// let rt = TestRuntime::new();
     /// let tasks = Tasks::new(rt.handle(), Shutdown::new());
@@ -290,7 +290,7 @@ impl Tasks {
     /// block_on(tasks.wait());
     /// assert!(matches!(tasks.track(async {}), Err(StartError::Closed)));
     /// # }
-    /// # Ok::<(), steward::StartError>(())
+    /// # Ok::<(), steward_core::StartError>(())
     /// ```
     #[track_caller]
     pub fn track<F>(&self, future: F) -> Result<Tracked<F>, StartError>
@@ -323,7 +323,7 @@ impl Tasks {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// use steward::{testing::TestRuntime, Shutdown, StartError, Tasks};
+    /// use steward_core::{testing::TestRuntime, Shutdown, StartError, Tasks};
     ///
     /// let rt = TestRuntime::new();
     /// let tasks = Tasks::new(rt.handle(), Shutdown::new());
@@ -334,7 +334,7 @@ impl Tasks {
     /// );
     /// assert!(tasks.is_running("listener"));
     /// # }
-    /// # Ok::<(), steward::StartError>(())
+    /// # Ok::<(), steward_core::StartError>(())
     /// ```
     pub fn start<F, Fut>(&self, name: impl Into<String>, task: F) -> Result<(), StartError>
     where
@@ -404,7 +404,7 @@ impl Tasks {
     /// ```
     /// # #[cfg(feature = "test-util")] {
     /// use std::time::Duration;
-    /// use steward::{testing::TestRuntime, Exit, Shutdown, Tasks};
+    /// use steward_core::{testing::TestRuntime, Exit, Shutdown, Tasks};
     ///
     /// let rt = TestRuntime::new();
     /// let tasks = Tasks::new(rt.handle(), Shutdown::new());
@@ -415,7 +415,7 @@ impl Tasks {
     /// assert_eq!(rt.elapsed(), Duration::from_secs(2));
     /// assert!(rt.block_on(tasks.stop("deaf", Duration::from_secs(2))).is_none());
     /// # }
-    /// # Ok::<(), steward::StartError>(())
+    /// # Ok::<(), steward_core::StartError>(())
     /// ```
     pub fn stop(&self, name: &str, grace: Duration) -> Stop {
         Stop {
@@ -464,8 +464,8 @@ impl Tasks {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let tasks = steward::Tasks::new(rt.handle(), steward::Shutdown::new());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let tasks = steward_core::Tasks::new(rt.handle(), steward_core::Shutdown::new());
     /// assert!(tasks.close());
     /// assert!(!tasks.close());
     /// assert!(tasks.is_closed());
@@ -503,15 +503,15 @@ impl Tasks {
     /// # #[cfg(feature = "test-util")] {
     /// use std::time::Duration;
     ///
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let tasks = steward::Tasks::new(rt.handle(), steward::Shutdown::new());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let tasks = steward_core::Tasks::new(rt.handle(), steward_core::Shutdown::new());
     /// let clock = rt.handle();
     /// tasks.spawn(async move { clock.sleep(Duration::from_secs(1)).await })?;
     /// tasks.close();
     /// rt.block_on(tasks.wait());
     /// assert_eq!(rt.elapsed(), Duration::from_secs(1));
     /// # }
-    /// # Ok::<(), steward::StartError>(())
+    /// # Ok::<(), steward_core::StartError>(())
     /// ```
     pub fn wait(&self) -> Wait<'_> {
         Wait {
@@ -526,14 +526,14 @@ impl Tasks {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let tasks = steward::Tasks::new(rt.handle(), steward::Shutdown::new());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let tasks = steward_core::Tasks::new(rt.handle(), steward_core::Shutdown::new());
     /// tasks.spawn(async {})?;
     /// assert_eq!(tasks.len(), 1);
     /// rt.run_until_idle();
     /// assert_eq!(tasks.len(), 0);
     /// # }
-    /// # Ok::<(), steward::StartError>(())
+    /// # Ok::<(), steward_core::StartError>(())
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
@@ -557,13 +557,13 @@ impl Tasks {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let tasks = steward::Tasks::new(rt.handle(), steward::Shutdown::new());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let tasks = steward_core::Tasks::new(rt.handle(), steward_core::Shutdown::new());
     /// tasks.start("b", |stop| async move { stop.triggered().await })?;
     /// tasks.start("a", |stop| async move { stop.triggered().await })?;
     /// assert_eq!(tasks.names(), ["b", "a"]);
     /// # }
-    /// # Ok::<(), steward::StartError>(())
+    /// # Ok::<(), steward_core::StartError>(())
     /// ```
     #[must_use]
     pub fn names(&self) -> Vec<String> {
@@ -576,14 +576,14 @@ impl Tasks {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let tasks = steward::Tasks::new(rt.handle(), steward::Shutdown::new());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let tasks = steward_core::Tasks::new(rt.handle(), steward_core::Shutdown::new());
     /// tasks.start("once", |_| async {})?;
     /// assert!(tasks.is_running("once"));
     /// rt.run_until_idle();
     /// assert!(!tasks.is_running("once"));
     /// # }
-    /// # Ok::<(), steward::StartError>(())
+    /// # Ok::<(), steward_core::StartError>(())
     /// ```
     #[must_use]
     pub fn is_running(&self, name: &str) -> bool {
@@ -603,8 +603,8 @@ impl Tasks {
     /// # #[cfg(feature = "test-util")] {
     /// use std::sync::{Arc, Mutex};
     ///
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let tasks = steward::Tasks::new(rt.handle(), steward::Shutdown::new());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let tasks = steward_core::Tasks::new(rt.handle(), steward_core::Shutdown::new());
     /// let seen = Arc::new(Mutex::new(Vec::new()));
     /// let log = seen.clone();
     /// tasks.on_failure(move |name, exit| log.lock().unwrap().push(format!("{name}: {exit}")));
@@ -612,7 +612,7 @@ impl Tasks {
     /// rt.run_until_idle();
     /// assert_eq!(*seen.lock().unwrap(), ["db: failed: timeout"]);
     /// # }
-    /// # Ok::<(), steward::StartError>(())
+    /// # Ok::<(), steward_core::StartError>(())
     /// ```
     pub fn on_failure<F>(&self, hook: F)
     where
@@ -639,8 +639,8 @@ impl Tasks {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let tasks = steward::Tasks::new(rt.handle(), steward::Shutdown::new());
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let tasks = steward_core::Tasks::new(rt.handle(), steward_core::Shutdown::new());
     /// assert!(tasks.ptr_eq(&tasks.clone()));
     /// # }
     /// ```
@@ -699,7 +699,7 @@ impl fmt::Debug for Tasks {
 ///
 /// ```
 /// # #[cfg(feature = "test-util")] {
-/// use steward::{testing::TestRuntime, Reason, Shutdown, Tasks};
+/// use steward_core::{testing::TestRuntime, Reason, Shutdown, Tasks};
 ///
 /// let rt = TestRuntime::new();
 /// let service = Shutdown::new();
@@ -717,7 +717,7 @@ impl fmt::Debug for Tasks {
 /// );
 /// assert_eq!(tasks.escalated(), ["server"]);
 /// # }
-/// # Ok::<(), steward::StartError>(())
+/// # Ok::<(), steward_core::StartError>(())
 /// ```
 #[must_use = "a task builder does nothing until started"]
 pub struct TaskBuilder<'a> {
@@ -772,7 +772,7 @@ impl TaskBuilder<'_> {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// use steward::{testing::TestRuntime, Restart, Shutdown, Tasks};
+    /// use steward_core::{testing::TestRuntime, Restart, Shutdown, Tasks};
     ///
     /// let rt = TestRuntime::new();
     /// let tasks = Tasks::new(rt.handle(), Shutdown::new());
@@ -781,7 +781,7 @@ impl TaskBuilder<'_> {
     ///     .critical()
     ///     .supervise(Restart::on_failure(), |stop| async move { stop.triggered().await })?;
     /// # }
-    /// # Ok::<(), steward::StartError>(())
+    /// # Ok::<(), steward_core::StartError>(())
     /// ```
     pub fn supervise<F, Fut>(self, policy: Restart, make: F) -> Result<(), StartError>
     where

@@ -11,7 +11,7 @@ use std::time::Duration;
 /// # Examples
 ///
 /// ```
-/// let error: steward::TaskError = std::sync::Arc::new(std::io::Error::other("disk full"));
+/// let error: steward_core::TaskError = std::sync::Arc::new(std::io::Error::other("disk full"));
 /// assert_eq!(error.to_string(), "disk full");
 /// ```
 pub type TaskError = Arc<dyn Error + Send + Sync + 'static>;
@@ -21,7 +21,7 @@ pub type TaskError = Arc<dyn Error + Send + Sync + 'static>;
 /// # Examples
 ///
 /// ```
-/// use steward::Exit;
+/// use steward_core::Exit;
 ///
 /// let exit = Exit::Panicked("index out of bounds".into());
 /// assert!(exit.is_failure());
@@ -49,7 +49,7 @@ impl Exit {
     /// # Examples
     ///
     /// ```
-    /// use steward::Exit;
+    /// use steward_core::Exit;
     ///
     /// assert!(Exit::Aborted.is_failure());
     /// assert!(!Exit::Completed.is_failure());
@@ -64,7 +64,7 @@ impl Exit {
     /// # Examples
     ///
     /// ```
-    /// use steward::Exit;
+    /// use steward_core::Exit;
     ///
     /// let exit = Exit::Failed(std::sync::Arc::from(Box::<dyn std::error::Error + Send + Sync>::from("gone")));
     /// assert_eq!(exit.error().unwrap().to_string(), "gone");
@@ -116,8 +116,8 @@ impl fmt::Debug for Exit {
 /// ```
 /// # #[cfg(feature = "test-util")] {
 /// use std::time::Duration;
-/// use steward::testing::TestRuntime;
-/// use steward::{Exit, Shutdown, Tasks};
+/// use steward_core::testing::TestRuntime;
+/// use steward_core::{Exit, Shutdown, Tasks};
 ///
 /// let rt = TestRuntime::new();
 /// let tasks = Tasks::new(rt.handle(), Shutdown::new());
@@ -231,8 +231,8 @@ impl fmt::Display for TaskReport {
 /// ```
 /// # #[cfg(feature = "test-util")] {
 /// use std::time::Duration;
-/// use steward::testing::TestRuntime;
-/// use steward::{Shutdown, Tasks};
+/// use steward_core::testing::TestRuntime;
+/// use steward_core::{Shutdown, Tasks};
 ///
 /// let rt = TestRuntime::new();
 /// let tasks = Tasks::new(rt.handle(), Shutdown::new());
@@ -267,7 +267,7 @@ impl Report {
     /// ```
     /// # #[cfg(feature = "test-util")] {
     /// use std::time::Duration;
-    /// use steward::{testing::TestRuntime, Shutdown, Tasks};
+    /// use steward_core::{testing::TestRuntime, Shutdown, Tasks};
     ///
     /// let rt = TestRuntime::new();
     /// let tasks = Tasks::new(rt.handle(), Shutdown::new());
@@ -330,7 +330,7 @@ impl Report {
     /// ```
     /// # #[cfg(feature = "test-util")] {
     /// use std::time::Duration;
-    /// use steward::{testing::TestRuntime, Shutdown, Tasks};
+    /// use steward_core::{testing::TestRuntime, Shutdown, Tasks};
     ///
     /// let rt = TestRuntime::new();
     /// let tasks = Tasks::new(rt.handle(), Shutdown::new());
@@ -351,7 +351,7 @@ impl Report {
     /// ```
     /// # #[cfg(feature = "test-util")] {
     /// use std::time::Duration;
-    /// use steward::{testing::TestRuntime, Shutdown, Tasks};
+    /// use steward_core::{testing::TestRuntime, Shutdown, Tasks};
     ///
     /// let rt = TestRuntime::new();
     /// let tasks = Tasks::new(rt.handle(), Shutdown::new());

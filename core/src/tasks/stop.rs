@@ -20,10 +20,10 @@ use crate::Reason;
 ///
 /// ```
 /// # #[cfg(feature = "test-util")] {
-/// let rt = steward::testing::TestRuntime::new();
-/// let tasks = steward::Tasks::new(rt.handle(), steward::Shutdown::new());
+/// let rt = steward_core::testing::TestRuntime::new();
+/// let tasks = steward_core::Tasks::new(rt.handle(), steward_core::Shutdown::new());
 /// tasks.close();
-/// let wait: steward::Wait<'_> = tasks.wait();
+/// let wait: steward_core::Wait<'_> = tasks.wait();
 /// rt.block_on(wait); // closed and empty: ready at once
 /// # }
 /// ```
@@ -60,16 +60,16 @@ impl fmt::Debug for Wait<'_> {
 /// ```
 /// # #[cfg(feature = "test-util")] {
 /// use std::time::Duration;
-/// use steward::{testing::TestRuntime, Exit, Shutdown, Tasks};
+/// use steward_core::{testing::TestRuntime, Exit, Shutdown, Tasks};
 ///
 /// let rt = TestRuntime::new();
 /// let tasks = Tasks::new(rt.handle(), Shutdown::new());
 /// tasks.start("worker", |stop| async move { stop.triggered().await })?;
-/// let stop: steward::Stop = tasks.stop("worker", Duration::from_secs(1));
+/// let stop: steward_core::Stop = tasks.stop("worker", Duration::from_secs(1));
 /// let report = rt.block_on(stop).unwrap();
 /// assert!(matches!(report.exit(), Exit::Stopped));
 /// # }
-/// # Ok::<(), steward::StartError>(())
+/// # Ok::<(), steward_core::StartError>(())
 /// ```
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct Stop {
@@ -100,9 +100,9 @@ impl fmt::Debug for Stop {
 /// # #[cfg(feature = "test-util")] {
 /// use std::time::Duration;
 ///
-/// let rt = steward::testing::TestRuntime::new();
-/// let tasks = steward::Tasks::new(rt.handle(), steward::Shutdown::new());
-/// let all: steward::StopAll = tasks.shutdown(Duration::from_secs(1));
+/// let rt = steward_core::testing::TestRuntime::new();
+/// let tasks = steward_core::Tasks::new(rt.handle(), steward_core::Shutdown::new());
+/// let all: steward_core::StopAll = tasks.shutdown(Duration::from_secs(1));
 /// let report = rt.block_on(all);
 /// assert!(report.tasks().is_empty() && tasks.is_closed());
 /// # }

@@ -45,8 +45,8 @@ enum When {
 /// ```
 /// # #[cfg(feature = "test-util")] {
 /// use std::time::Duration;
-/// use steward::testing::TestRuntime;
-/// use steward::{Reason, Restart, Shutdown, Tasks};
+/// use steward_core::testing::TestRuntime;
+/// use steward_core::{Reason, Restart, Shutdown, Tasks};
 ///
 /// let rt = TestRuntime::new();
 /// let service = Shutdown::new();
@@ -93,7 +93,7 @@ impl Restart {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(steward::Restart::never(), steward::Restart::default());
+    /// assert_eq!(steward_core::Restart::never(), steward_core::Restart::default());
     /// ```
     #[must_use]
     pub const fn never() -> Self {
@@ -119,7 +119,7 @@ impl Restart {
     /// use std::sync::atomic::{AtomicU32, Ordering};
     /// use std::sync::Arc;
     /// use std::time::Duration;
-    /// use steward::{testing::TestRuntime, Restart, Shutdown, Tasks};
+    /// use steward_core::{testing::TestRuntime, Restart, Shutdown, Tasks};
     ///
     /// let rt = TestRuntime::new();
     /// let tasks = Tasks::new(rt.handle(), Shutdown::new());
@@ -146,7 +146,7 @@ impl Restart {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let policy = steward::Restart::on_failure()
+    /// let policy = steward_core::Restart::on_failure()
     ///     .backoff(Duration::from_millis(10), Duration::from_secs(1));
     /// # drop(policy);
     /// ```
@@ -163,7 +163,7 @@ impl Restart {
     /// # Examples
     ///
     /// ```
-    /// let exact = steward::Restart::on_failure().jitter(0.0);
+    /// let exact = steward_core::Restart::on_failure().jitter(0.0);
     /// # drop(exact);
     /// ```
     #[must_use]
@@ -182,7 +182,7 @@ impl Restart {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let strict = steward::Restart::on_failure().budget(1, Duration::from_secs(300));
+    /// let strict = steward_core::Restart::on_failure().budget(1, Duration::from_secs(300));
     /// # drop(strict);
     /// ```
     #[must_use]

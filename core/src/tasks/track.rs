@@ -41,14 +41,14 @@ pin_project! {
     ///
     /// ```
     /// # #[cfg(feature = "test-util")] {
-    /// let rt = steward::testing::TestRuntime::new();
-    /// let tasks = steward::Tasks::new(rt.handle(), steward::Shutdown::new());
-    /// let tracked: steward::Tracked<_> = tasks.track(async { 1 + 1; })?;
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let tasks = steward_core::Tasks::new(rt.handle(), steward_core::Shutdown::new());
+    /// let tracked: steward_core::Tracked<_> = tasks.track(async { 1 + 1; })?;
     /// assert_eq!(tasks.len(), 1);
     /// futures_lite::future::block_on(tracked);
     /// assert_eq!(tasks.len(), 0);
     /// # }
-    /// # Ok::<(), steward::StartError>(())
+    /// # Ok::<(), steward_core::StartError>(())
     /// ```
     #[must_use = "futures do nothing unless you .await or poll them"]
     pub struct Tracked<F> {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use steward::health::{CheckOutcome, HealthCheck};
-use steward::RuntimeHandle;
+use steward_core::health::{CheckOutcome, HealthCheck};
+use steward_core::RuntimeHandle;
 
 /// Polls every future concurrently; outputs in order.
 pub async fn join_all<F: Future + Unpin>(futures: Vec<F>) -> Vec<F::Output> {

@@ -2,7 +2,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-use steward::health::{CheckOutcome, HealthCheck};
+use steward_core::health::{CheckOutcome, HealthCheck};
 
 use super::flush::Shared;
 use super::Sink;
@@ -23,9 +23,9 @@ use super::Sink;
 ///
 /// ```
 /// use std::time::Duration;
-/// use steward::health::{Check, Health, Select, Status};
-/// use steward::testing::TestRuntime;
-/// use steward::{Shutdown, Tasks};
+/// use steward_core::health::{Check, Health, Select, Status};
+/// use steward_core::testing::TestRuntime;
+/// use steward_core::{Shutdown, Tasks};
 /// use steward_examples::batch::{Batcher, Options, Sink};
 ///
 /// struct Discard;

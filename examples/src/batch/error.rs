@@ -2,7 +2,7 @@ use std::error::Error;
 use std::fmt;
 use std::time::Duration;
 
-use steward::ShieldError;
+use steward_core::ShieldError;
 
 #[cfg(doc)]
 use super::Batcher;

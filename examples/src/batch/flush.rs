@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use async_channel::{Receiver, Sender};
-use steward::RuntimeHandle;
+use steward_core::RuntimeHandle;
 
 use super::{FlushError, Options, Sink, Stats};
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_channel::TrySendError;
-use steward::{FirstRun, Periodic, RuntimeHandle, StartError, Tasks};
+use steward_core::{FirstRun, Periodic, RuntimeHandle, StartError, Tasks};
 
 use super::flush::Shared;
 use super::{BatcherCheck, FlushError, Options, PushError, Sink, Stats};

@@ -26,8 +26,8 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use steward::health::Check;
-//! use steward::{App, Reason};
+//! use steward_core::health::Check;
+//! use steward_core::{App, Reason};
 //! use steward_examples::batch::{Batcher, Options, Sink};
 //!
 //! struct Stdout;
@@ -40,7 +40,7 @@
 //!     }
 //! }
 //!
-//! let rt = steward::testing::TestRuntime::new();
+//! let rt = steward_core::testing::TestRuntime::new();
 //! let report = rt.block_on(App::new().serve(rt.handle(), |cx| async move {
 //!     let options = Options::new("events").interval(Duration::from_secs(1));
 //!     let events = Batcher::start(cx.runtime().clone(), cx.tasks(), Stdout, options)?;
@@ -61,7 +61,7 @@ mod sink;
 use std::time::Duration;
 
 #[cfg(doc)]
-use steward::{Periodic, RuntimeHandle, Tasks};
+use steward_core::{Periodic, RuntimeHandle, Tasks};
 
 pub use check::BatcherCheck;
 pub use error::{FlushError, PushError};

@@ -17,7 +17,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use steward::{Context, StartError};
+use steward_core::{Context, StartError};
 
 /// The service, runtime-neutral: its startup starts the worker and returns.
 async fn hello(cx: Context, drain: Duration) -> Result<(), StartError> {

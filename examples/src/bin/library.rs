@@ -1,5 +1,5 @@
 //! library: a runtime-neutral library (`steward_examples::batch`, written
-//! against `steward` alone) driven by either adapter.
+//! against `steward-core` alone) driven by either adapter.
 //!
 //! A producer pushes one numbered event every `--every-ms` into a
 //! [`Batcher`]; the batcher writes them every `--flush-ms` to a journal
@@ -22,8 +22,8 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use steward::health::Check;
-use steward::{Context, RuntimeHandle};
+use steward_core::health::Check;
+use steward_core::{Context, RuntimeHandle};
 use steward_examples::batch::{Batcher, Options, Sink};
 
 /// The sink: a journal of event numbers that checks each batch follows the

@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use steward::health::{Check, StallWatchdog};
+use steward_core::health::{Check, StallWatchdog};
 use steward_smol::{App, TcpCheck};
 
 fn main() -> ExitCode {
@@ -63,7 +63,7 @@ fn main() -> ExitCode {
         health.register(Check::new("self-tcp", self_tcp).critical(false).ready())?;
 
         println!("probes on http://{bound}");
-        Ok::<_, steward::health::RegisterError>(())
+        Ok::<_, steward_core::health::RegisterError>(())
     })
 }
 

@@ -27,9 +27,9 @@ use std::time::Duration;
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use steward::health::Check;
-use steward::http::Endpoints;
-use steward::{Context, Reason, RuntimeHandle, Shutdown};
+use steward_core::health::Check;
+use steward_core::http::Endpoints;
+use steward_core::{Context, Reason, RuntimeHandle, Shutdown};
 use steward_examples::checks::{PostgresCheck, RedisCheck};
 use steward_examples::jobs::{self, Jobs, Options, UsageError};
 use steward_tokio::App;

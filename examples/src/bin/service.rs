@@ -31,7 +31,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use smol::net::TcpListener;
-use steward::health::Check;
+use steward_core::health::Check;
 use steward_examples::jobs::{self, Jobs, Options, UsageError};
 use steward_smol::App;
 

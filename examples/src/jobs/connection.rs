@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use futures_lite::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use futures_lite::{AsyncRead, AsyncWrite};
-use steward::Shutdown;
+use steward_core::Shutdown;
 
 use super::Jobs;
 

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_channel::{Receiver, Sender};
-use steward::health::{CheckOutcome, HealthCheck};
+use steward_core::health::{CheckOutcome, HealthCheck};
 
 use super::files::Files;
 use super::Job;

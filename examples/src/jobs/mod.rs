@@ -39,7 +39,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use steward::{App, Reason};
+//! use steward_core::{App, Reason};
 //! use steward_examples::jobs::{Jobs, Options, JOURNAL_FILE};
 //!
 //! let dir = std::env::temp_dir().join(format!("jobs-doc-{}", std::process::id()));
@@ -82,10 +82,12 @@ use std::time::Duration;
 
 use async_channel::{Receiver, Sender};
 use futures_lite::{AsyncRead, AsyncWrite};
-use steward::health::{Check, RegisterError, StallWatchdog};
-use steward::probes::Phase;
-use steward::runtime::RuntimeHandle;
-use steward::{Context, FirstRun, LifespanError, Periodic, Restart, Shutdown, StartError, Tasks};
+use steward_core::health::{Check, RegisterError, StallWatchdog};
+use steward_core::probes::Phase;
+use steward_core::runtime::RuntimeHandle;
+use steward_core::{
+    Context, FirstRun, LifespanError, Periodic, Restart, Shutdown, StartError, Tasks,
+};
 
 pub use connection::{MAX_LINE, WRITE_TIMEOUT};
 pub use files::{DONE_FILE, JOURNAL_FILE};
@@ -142,7 +144,7 @@ impl Jobs {
     ///
     /// # Cancel safety
     ///
-    /// As [`Lifespan::start`](steward::Lifespan::start).
+    /// As [`Lifespan::start`](steward_core::Lifespan::start).
     ///
     /// # Examples
     ///
@@ -264,7 +266,7 @@ impl Jobs {
     ///
     /// ```no_run
     /// # // no_run: it binds a port and waits for clients.
-    /// # async fn listener(cx: steward::Context, jobs: steward_examples::jobs::Jobs) -> std::io::Result<()> {
+    /// # async fn listener(cx: steward_core::Context, jobs: steward_examples::jobs::Jobs) -> std::io::Result<()> {
     /// let listener = smol::net::TcpListener::bind("127.0.0.1:7070").await?;
     /// cx.tasks().start("listener", move |stop| async move {
     ///     jobs.serve(stop, || listener.accept()).await;
@@ -306,7 +308,7 @@ impl Jobs {
     ///
     /// ```no_run
     /// # // no_run: it binds a port and waits for clients.
-    /// # async fn listener(cx: steward::Context, jobs: steward_examples::jobs::Jobs) -> std::io::Result<()> {
+    /// # async fn listener(cx: steward_core::Context, jobs: steward_examples::jobs::Jobs) -> std::io::Result<()> {
     /// let listener = smol::net::TcpListener::bind("127.0.0.1:7070").await?;
     /// cx.tasks().start("listener", move |stop| async move {
     ///     jobs.serve(stop, || listener.accept()).await;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use steward::Lifecycle;
+use steward_core::Lifecycle;
 
 /// The settings of a job service, from its command line.
 ///
@@ -166,7 +166,7 @@ impl Options {
     ///
     /// let args = ["--grace-ms", "3000"].map(String::from);
     /// let (options, _) = Options::parse(args).unwrap();
-    /// let app = options.configure(steward::App::new());
+    /// let app = options.configure(steward_core::App::new());
     /// assert_eq!(app.budget().as_secs(), 3);
     /// ```
     #[must_use]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_lite::future::block_on;
 use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::{TcpListener, TcpStream};
-use steward::{App, AppReport, Reason, Shutdown};
+use steward_core::{App, AppReport, Reason, Shutdown};
 
 use super::{Job, Jobs, Journal, Options, DONE_FILE, JOURNAL_FILE, MAX_LINE};
 

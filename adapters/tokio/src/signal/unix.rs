@@ -1,6 +1,6 @@
 use std::io;
 
-use steward::signal::{SIGINT, SIGTERM};
+use steward_core::signal::{SIGINT, SIGTERM};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 /// SIGTERM and SIGINT, as one source of signal numbers.

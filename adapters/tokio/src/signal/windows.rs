@@ -1,6 +1,6 @@
 use std::io;
 
-use steward::signal::SIGINT;
+use steward_core::signal::SIGINT;
 use tokio::signal::windows::{ctrl_c, CtrlC};
 
 /// Ctrl-C, the one termination signal of a Windows console, read as SIGINT.
