@@ -182,8 +182,9 @@ pub use probes::Probes;
 pub use runtime::RuntimeHandle;
 pub use shield::{ShieldError, Shielded};
 pub use shutdown::{
-    Drained, Reason, RunUntilTriggered, Shutdown, ShutdownGuard, Triggered, TriggeredOwned,
-    UntilTriggered,
+    Drained, DropGuard, DropGuardRef, Guarded, HolderGroup, Holders, Reason, RunUntilTriggered,
+    RunUntilTriggeredOwned, ScopeState, Shutdown, ShutdownError, ShutdownGuard, Triggered,
+    TriggeredOwned, TriggeredReason, UntilTriggered, WrapTrigger,
 };
 pub use signal::{SignalAction, SignalHandler};
 pub use tasks::{

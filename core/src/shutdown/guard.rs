@@ -1,15 +1,19 @@
 use std::fmt;
 use std::panic::Location;
 use std::sync::Arc;
+use std::time::Instant;
 
-use super::{Inner, Shutdown};
+use super::{Holder, Inner, Shutdown};
 use crate::sync::lock;
 
 /// Keeps a scope from draining while it lives.
 ///
-/// Returned by [`Shutdown::guard`]. Cloning takes another hold (recorded at
-/// the clone's call site); dropping gives it back, and the last drop of a
-/// triggered scope wakes [`Shutdown::drained`].
+/// Returned by [`Shutdown::guard`] and [`Shutdown::try_guard`]. Cloning
+/// takes another hold (recorded at the clone's call site); dropping gives it
+/// back, and the last drop of a triggered scope wakes [`Shutdown::drained`].
+/// A guard dropped after its scope was triggered is logged as a `tracing`
+/// debug event (target `steward_core::shutdown`) with where it was taken and
+/// how long it was held: the stragglers a drain waited for.
 ///
 /// # Examples
 ///
@@ -34,7 +38,18 @@ pub struct ShutdownGuard {
 impl ShutdownGuard {
     pub(super) fn new(inner: Arc<Inner>, location: &'static Location<'static>) -> Self {
         inner.acquire();
-        let key = lock(&inner.node).lists().holders.insert(location);
+        Self::held(inner, location)
+    }
+
+    /// Records a guard whose hold the caller has taken already.
+    pub(super) fn held(inner: Arc<Inner>, location: &'static Location<'static>) -> Self {
+        // The clock is read before the lock, so that it does not lengthen
+        // the critical section other guards wait on.
+        let holder = Holder {
+            location,
+            since: Instant::now(),
+        };
+        let key = lock(&inner.node).lists().holders.insert(holder);
         Self {
             inner,
             key,
@@ -96,8 +111,18 @@ impl Clone for ShutdownGuard {
 
 impl Drop for ShutdownGuard {
     fn drop(&mut self) {
-        lock(&self.inner.node).remove_holder(self.key);
-        self.inner.release();
+        let holder = lock(&self.inner.node).remove_holder(self.key);
+        if self.inner.release() {
+            // A straggler: held past the trigger. `tracing` checks whether
+            // anyone listens before it formats anything.
+            let held = holder.map(|h| h.since.elapsed());
+            tracing::debug!(
+                target: "steward_core::shutdown",
+                location = %self.location,
+                held = ?held,
+                "shutdown guard released after the trigger",
+            );
+        }
     }
 }
 
