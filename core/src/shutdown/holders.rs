@@ -47,7 +47,9 @@ impl Shutdown {
             }
         });
         for group in &mut groups {
-            group.ages.sort_unstable_by_key(|age| std::cmp::Reverse(*age));
+            group
+                .ages
+                .sort_unstable_by_key(|age| std::cmp::Reverse(*age));
         }
         groups.sort_by_key(|group| std::cmp::Reverse(group.oldest()));
         Holders { groups }
