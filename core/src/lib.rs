@@ -160,6 +160,7 @@ mod duration;
 pub mod health;
 pub mod http;
 mod lifespan;
+pub mod migrating;
 mod periodic;
 pub mod probes;
 pub mod runtime;

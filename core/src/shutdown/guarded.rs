@@ -4,6 +4,7 @@ use std::io;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_lite::io::{AsyncRead, AsyncWrite};
@@ -43,16 +44,36 @@ impl Shutdown {
     /// ```
     #[track_caller]
     pub fn guarded<T>(&self, value: T) -> Guarded<T> {
-        Guarded {
-            value,
-            guard: ShutdownGuard::new(std::sync::Arc::clone(&self.inner), Location::caller()),
-        }
+        ShutdownGuard::new(Arc::clone(&self.inner), Location::caller()).wrap(value)
+    }
+}
+
+impl ShutdownGuard {
+    /// Moves the guard into a [`Guarded`] wrapping `value`.
+    ///
+    /// With [`Shutdown::try_guard`], a wrapper refused once the scope has
+    /// drained (async-shutdown's `wrap_delay_shutdown`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use steward_core::{Reason, Shutdown};
+    /// # futures_lite::future::block_on(async {
+    /// let shutdown = Shutdown::new();
+    /// let job = shutdown.try_guard().map(|guard| guard.wrap(async { 1 }));
+    /// shutdown.trigger(Reason::Requested);
+    /// assert_eq!(job.unwrap().await, 1);
+    /// assert!(shutdown.try_guard().map(|guard| guard.wrap(async { 2 })).is_err());
+    /// # });
+    /// ```
+    pub fn wrap<T>(self, value: T) -> Guarded<T> {
+        Guarded { value, guard: self }
     }
 }
 
 pin_project! {
     /// A value holding a [`ShutdownGuard`] while it lives; returned by
-    /// [`Shutdown::guarded`].
+    /// [`Shutdown::guarded`] and [`ShutdownGuard::wrap`].
     ///
     /// It is a [`Future`], [`Stream`], [`AsyncRead`], [`AsyncWrite`] or
     /// [`Iterator`] when the value is, and derefs to the value.
