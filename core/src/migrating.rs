@@ -76,7 +76,7 @@
 //! | `interrupt` / `Interrupt` on a stream, `AsyncRead`, `AsyncWrite`, iterator | [`Shutdown::until_triggered`] / [`UntilTriggered`]; `AsyncBufRead` is not built |
 //! | `Interrupt::guarded` | [`Shutdown::guarded`] around [`Shutdown::until_triggered`] |
 //! | `guard_count` | [`Shutdown::guard_count`] |
-//! | `guard_report` / `GuardReport` | [`Shutdown::holders_report`] / [`Holders`], [`HolderGroup`]; bare locations: [`Shutdown::holders`] |
+//! | `guard_report` / `GuardReport` | [`Shutdown::holders_report`] / [`Holders`], [`HolderGroup`] (grouped by location; each guard's time holding up the drain rather than its age, so that `guard()` reads no clock); bare locations: [`Shutdown::holders`] |
 //! | `child` | [`Shutdown::child`] |
 //! | `Eq` (clones are equal) | [`Eq`](crate::Shutdown#impl-PartialEq-for-Shutdown), [`Hash`](crate::Shutdown#impl-Hash-for-Shutdown) |
 //! | — | a `tracing` debug event for each guard released after the trigger (see [`ShutdownGuard`]) |

@@ -13,6 +13,8 @@ use steward_core::{
     ScopeState, Shutdown, ShutdownError, TriggeredReason, UntilTriggered, WrapTrigger,
 };
 
+// The hash is the scope's address, which its interior state never changes.
+#[allow(clippy::mutable_key_type)]
 #[test]
 fn handles_hash_and_compare_by_identity() {
     let a = Shutdown::new();
@@ -135,18 +137,31 @@ fn guarded_passes_size_hints_and_releases_on_drop() {
 }
 
 #[test]
-fn the_report_groups_by_location_oldest_first() {
+fn the_report_groups_by_location_longest_held_first() {
     let shutdown = Shutdown::new();
     let first = shutdown.guard();
+    let before = shutdown.holders_report();
+    assert_eq!(
+        before.to_string(),
+        format!(
+            "1 guard holds the scope open\n  {}: 1 guard",
+            first.location()
+        )
+    );
+    assert_eq!(before.groups()[0].longest(), None);
+
+    shutdown.trigger(Reason::Requested);
+    // A real pause, so that the guards below have held the drain for less
+    // time than `first` by at least that much (the clock is monotonic).
     std::thread::sleep(std::time::Duration::from_millis(2));
     let later: Vec<_> = (0..2).map(|_| shutdown.child().guard()).collect();
     let report = shutdown.holders_report();
     let groups = report.groups();
     assert_eq!(groups.len(), 2);
     assert_eq!(groups[0].location(), first.location());
-    assert_eq!(groups[1].count(), 2);
-    assert!(groups[0].oldest() > groups[1].oldest());
-    assert!(groups[1].ages()[0] >= groups[1].ages()[1]);
+    assert_eq!((groups[1].count(), groups[1].held().len()), (2, 2));
+    assert!(groups[0].longest() > groups[1].longest());
+    assert!(groups[1].held()[0] >= groups[1].held()[1]);
     let text = report.to_string();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{text}");
@@ -160,6 +175,19 @@ fn the_report_groups_by_location_oldest_first() {
         shutdown.holders_report().to_string(),
         "no guard holds the scope open"
     );
+}
+
+#[test]
+fn a_child_triggered_alone_reports_held_times_only_for_itself() {
+    let root = Shutdown::new();
+    let child = root.child();
+    let _running = root.guard();
+    let _stopping = child.guard();
+    child.trigger(Reason::Requested);
+    let report = root.holders_report();
+    assert_eq!(report.len(), 2);
+    let held: Vec<usize> = report.groups().iter().map(|g| g.held().len()).collect();
+    assert_eq!(held, [1, 0], "the triggered child's guard first");
 }
 
 /// Records the message and fields of every event.

@@ -239,12 +239,17 @@ conformance!(
                 drop(guard);
             });
         }
+        let before = shutdown.holders_report();
+        assert_eq!(before.len(), 4);
+        assert!(before.groups().iter().all(|g| g.held().is_empty()));
+
         shutdown.trigger(Reason::Requested);
-        assert_eq!(shutdown.guard_count(), 4);
+        let late = shutdown.guard();
+        assert_eq!(shutdown.guard_count(), 5);
 
         let report = shutdown.holders_report();
-        assert_eq!(report.len(), 4);
-        assert_eq!(report.groups().len(), 2);
+        assert_eq!(report.len(), 5);
+        assert_eq!(report.groups().len(), 3);
         let by_line = |line: u32| {
             report
                 .groups()
@@ -254,16 +259,19 @@ conformance!(
         };
         assert_eq!(by_line(early_line).count(), 1);
         assert_eq!(by_line(tasks[0]).count(), 3);
-        // Taken first, held longest (real time, on every runtime).
-        assert!(by_line(early_line).oldest() >= by_line(tasks[0]).oldest());
+        assert_eq!(by_line(tasks[0]).held().len(), 3);
+        // Taken before the trigger: held up the drain since the trigger; taken
+        // after it: since it was taken (real time, on every runtime).
+        let late_held = by_line(late.location().line()).longest().unwrap();
+        assert!(by_line(early_line).longest().unwrap() >= late_held);
         let text = report.to_string();
         assert!(
-            text.starts_with("4 guards hold the scope open\n  "),
+            text.starts_with("5 guards hold the scope open\n  "),
             "{text}"
         );
         assert!(text.contains(": 3 guards, held "), "{text}");
 
-        drop(early);
+        drop((early, late));
         release.trigger(Reason::Requested);
         shutdown.drained().await;
         assert!(shutdown.holders_report().is_empty());

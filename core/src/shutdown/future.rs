@@ -391,7 +391,10 @@ impl Future for TriggeredReason<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reason> {
         let triggered = self.project().triggered;
         ready!(Pin::new(&mut *triggered).poll(cx));
-        let reason = lock(&triggered.inner.node).reason.as_deref().cloned();
+        let reason = lock(&triggered.inner.node)
+            .reason
+            .as_deref()
+            .map(|fired| fired.reason.clone());
         // The flag is set in the critical section that stores the reason,
         // and was seen before this lock was taken: see the module's invariants.
         Poll::Ready(reason.expect("a triggered scope has a reason"))

@@ -13,7 +13,8 @@ use crate::sync::lock;
 /// back, and the last drop of a triggered scope wakes [`Shutdown::drained`].
 /// A guard dropped after its scope was triggered is logged as a `tracing`
 /// debug event (target `steward_core::shutdown`) with where it was taken and
-/// how long it was held: the stragglers a drain waited for.
+/// how long it held up the drain (`held`: since the trigger, or since it was
+/// taken if that came later): the stragglers a drain waited for.
 ///
 /// # Examples
 ///
@@ -37,17 +38,23 @@ pub struct ShutdownGuard {
 
 impl ShutdownGuard {
     pub(super) fn new(inner: Arc<Inner>, location: &'static Location<'static>) -> Self {
-        inner.acquire();
-        Self::held(inner, location)
+        let triggered = inner.acquire();
+        Self::held(inner, location, triggered)
     }
 
-    /// Records a guard whose hold the caller has taken already.
-    pub(super) fn held(inner: Arc<Inner>, location: &'static Location<'static>) -> Self {
-        // The clock is read before the lock, so that it does not lengthen
-        // the critical section other guards wait on.
+    /// Records a guard whose hold the caller has taken already, on a scope
+    /// that read `triggered` when it was taken.
+    pub(super) fn held(
+        inner: Arc<Inner>,
+        location: &'static Location<'static>,
+        triggered: bool,
+    ) -> Self {
+        // The clock is read only for a guard taken after the trigger (a
+        // guard taken before has held the drain since the trigger), and
+        // before the lock, so that it does not lengthen the critical section.
         let holder = Holder {
             location,
-            since: Instant::now(),
+            after_trigger: triggered.then(Instant::now),
         };
         let key = lock(&inner.node).lists().holders.insert(holder);
         Self {
@@ -111,15 +118,18 @@ impl Clone for ShutdownGuard {
 
 impl Drop for ShutdownGuard {
     fn drop(&mut self) {
-        let holder = lock(&self.inner.node).remove_holder(self.key);
+        let (holder, at) = {
+            let mut node = lock(&self.inner.node);
+            let at = node.reason.as_ref().map(|fired| fired.at);
+            (node.remove_holder(self.key), at)
+        };
         if self.inner.release() {
-            // A straggler: held past the trigger. `tracing` checks whether
-            // anyone listens before it formats anything.
-            let held = holder.map(|h| h.since.elapsed());
+            // A straggler: held past the trigger. `tracing` evaluates the
+            // fields (and reads the clock) only when someone listens.
             tracing::debug!(
                 target: "steward_core::shutdown",
                 location = %self.location,
-                held = ?held,
+                held = ?holder.and_then(|h| h.held(at, Instant::now())),
                 "shutdown guard released after the trigger",
             );
         }

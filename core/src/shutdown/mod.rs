@@ -84,7 +84,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::panic::Location;
 use std::sync::{Arc, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use event_listener::Event;
 use slab::Slab;
@@ -163,8 +163,8 @@ pub(crate) struct Inner {
 
 #[derive(Default)]
 struct Node {
-    /// The first reason: `Some` exactly when the scope is triggered.
-    reason: Option<Arc<Reason>>,
+    /// The first trigger to reach the scope: `Some` exactly when it is triggered.
+    reason: Option<Arc<Fired>>,
     /// A trigger's walk has triggered this scope and every descendant it had.
     settled: bool,
     /// Children and guards, allocated when the first of either comes.
@@ -177,11 +177,27 @@ struct Lists {
     holders: Slab<Holder>,
 }
 
-/// One live guard: where and when it was taken.
+/// One live guard: where it was taken, and when if that was after the
+/// trigger (the clock is read only then, off the hot path).
 #[derive(Clone, Copy)]
 struct Holder {
     location: &'static Location<'static>,
-    since: Instant,
+    after_trigger: Option<Instant>,
+}
+
+impl Holder {
+    /// How long the guard has held up the drain: since the trigger (`at`),
+    /// or since it was taken if that came later. `None` before the trigger.
+    fn held(&self, at: Option<Instant>, now: Instant) -> Option<Duration> {
+        let since = self.after_trigger.or(at)?;
+        Some(now.saturating_duration_since(since))
+    }
+}
+
+/// One trigger: its reason and when it came, shared by every scope it reached.
+struct Fired {
+    reason: Reason,
+    at: Instant,
 }
 
 /// The children of a scope, 8 bytes a child (a slab entry takes 16).
@@ -263,7 +279,7 @@ impl Node {
 enum Step {
     /// Trigger this scope (with its parent's reason, unless it has a reason)
     /// and push its children.
-    Enter(Arc<Inner>, Arc<Reason>),
+    Enter(Arc<Inner>, Arc<Fired>),
     /// Every descendant of this scope has been entered: mark it settled.
     Leave(Arc<Inner>),
 }
@@ -305,7 +321,10 @@ impl Shutdown {
     /// assert_eq!(shutdown.reason(), Some(Reason::Signal(15)));
     /// ```
     pub fn trigger(&self, reason: Reason) -> bool {
-        self.inner.trigger_tree(Arc::new(reason))
+        self.inner.trigger_tree(Arc::new(Fired {
+            reason,
+            at: Instant::now(),
+        }))
     }
 
     /// Whether the scope has been triggered: one atomic load.
@@ -340,7 +359,10 @@ impl Shutdown {
         if !self.is_triggered() {
             return None;
         }
-        lock(&self.inner.node).reason.as_deref().cloned()
+        lock(&self.inner.node)
+            .reason
+            .as_deref()
+            .map(|fired| fired.reason.clone())
     }
 
     /// Creates a child scope.
@@ -387,9 +409,11 @@ impl Shutdown {
     /// Takes a guard: the scope (and its ancestors) will not be drained while it lives.
     ///
     /// Taking a guard is an atomic increment plus recording where it was
-    /// taken (see [`Shutdown::holders`]). A guard taken after the scope drained
-    /// makes it undrained again until it is dropped, but does not call back
-    /// a [`Drained`] that already completed.
+    /// taken (see [`Shutdown::holders`]), and, only once the scope is
+    /// triggered, when (see [`Shutdown::holders_report`]). A guard taken
+    /// after the scope drained makes it undrained again until it is dropped,
+    /// but does not call back a [`Drained`] that already completed; to
+    /// refuse instead, [`Shutdown::try_guard`].
     ///
     /// # Examples
     ///
@@ -440,7 +464,7 @@ impl Shutdown {
     pub fn holders(&self) -> Vec<&'static Location<'static>> {
         let mut out = Vec::new();
         self.inner
-            .for_each_holder(|holder| out.push(holder.location));
+            .for_each_holder(|holder, _| out.push(holder.location));
         out
     }
 
@@ -462,7 +486,7 @@ impl Shutdown {
     #[must_use]
     pub fn guard_count(&self) -> usize {
         let mut count = 0;
-        self.inner.for_each_holder(|_| count += 1);
+        self.inner.for_each_holder(|_, _| count += 1);
         count
     }
 
@@ -502,13 +526,13 @@ impl Shutdown {
     /// ```
     #[track_caller]
     pub fn try_guard(&self) -> Result<ShutdownGuard, ShutdownError> {
-        if self.inner.try_acquire() {
-            Ok(ShutdownGuard::held(
+        match self.inner.try_acquire() {
+            Some(triggered) => Ok(ShutdownGuard::held(
                 Arc::clone(&self.inner),
                 Location::caller(),
-            ))
-        } else {
-            Err(ShutdownError::Drained)
+                triggered,
+            )),
+            None => Err(ShutdownError::Drained),
         }
     }
 
@@ -595,6 +619,10 @@ impl Default for Shutdown {
 /// Handles are equal when they share a scope, as [`Shutdown::ptr_eq`]:
 /// a scope can key a map or a set.
 ///
+/// Clippy's `mutable_key_type` lint flags such a map, because a scope has
+/// interior state; the hash and the equality are the scope's address, which
+/// that state never changes, so the lint may be allowed there.
+///
 /// # Examples
 ///
 /// ```
@@ -655,16 +683,20 @@ impl Inner {
         state & TRIGGERED != 0 && state / HOLD == 0
     }
 
-    /// Calls `f` on every live guard of this scope and its descendants,
-    /// one scope's lock at a time (a stack, allocated only for children).
-    fn for_each_holder(self: &Arc<Self>, mut f: impl FnMut(&Holder)) {
+    /// Calls `f` on every live guard of this scope and its descendants, with
+    /// when its scope was triggered, one scope's lock at a time (a stack,
+    /// allocated only for children).
+    fn for_each_holder(self: &Arc<Self>, mut f: impl FnMut(&Holder, Option<Instant>)) {
         let mut stack = Vec::new();
         let mut scope = Arc::clone(self);
         loop {
-            if let Some(lists) = &lock(&scope.node).lists {
-                lists.holders.iter().for_each(|(_, holder)| f(holder));
+            let node = lock(&scope.node);
+            if let Some(lists) = &node.lists {
+                let at = node.reason.as_ref().map(|fired| fired.at);
+                lists.holders.iter().for_each(|(_, holder)| f(holder, at));
                 stack.extend(lists.children.live());
             }
+            drop(node);
             match stack.pop() {
                 Some(next) => scope = next,
                 None => return,
@@ -675,7 +707,8 @@ impl Inner {
     /// Takes one hold as [`Inner::acquire`] does, unless this scope is
     /// triggered and holds nothing (drained): one compare-and-swap, so the
     /// check and the hold cannot be split by a release or a trigger.
-    fn try_acquire(&self) -> bool {
+    /// `None` when refused, else whether the scope read triggered.
+    fn try_acquire(&self) -> Option<bool> {
         // Acquire (the load and a failed exchange): a caller refused because
         // the scope drained sees what the guard holders wrote, as one that
         // reads `is_drained`. Relaxed on success: taking a hold publishes
@@ -683,7 +716,7 @@ impl Inner {
         let mut state = self.state.load(Ordering::Acquire);
         loop {
             if state & TRIGGERED != 0 && state / HOLD == 0 {
-                return false;
+                return None;
             }
             match self.state.compare_exchange_weak(
                 state,
@@ -697,10 +730,10 @@ impl Inner {
         }
         if state / HOLD == 0 {
             if let Some(parent) = &self.parent {
-                parent.acquire();
+                parent.acquire_up();
             }
         }
-        true
+        Some(state & TRIGGERED != 0)
     }
 
     /// Sets the `WAITED` bit unless a load shows it set already: called by
@@ -720,7 +753,7 @@ impl Inner {
     ///
     /// Returns whether this call triggered this scope. Whatever it returns,
     /// this scope and every descendant are triggered when it does.
-    fn trigger_tree(self: &Arc<Self>, reason: Arc<Reason>) -> bool {
+    fn trigger_tree(self: &Arc<Self>, reason: Arc<Fired>) -> bool {
         let mut stack = Vec::new();
         let won = self.enter(reason, &mut stack);
         while let Some(step) = stack.pop() {
@@ -740,7 +773,7 @@ impl Inner {
     /// and pushes its children (to be triggered with the scope's reason)
     /// below a step that marks it settled, unless it is settled already: one
     /// critical section. Returns whether this call triggered the scope.
-    fn enter(self: &Arc<Self>, reason: Arc<Reason>, stack: &mut Vec<Step>) -> bool {
+    fn enter(self: &Arc<Self>, reason: Arc<Fired>, stack: &mut Vec<Step>) -> bool {
         let prev = {
             let mut node = lock(&self.node);
             let node = &mut *node;
@@ -783,10 +816,23 @@ impl Inner {
     }
 
     /// Takes one hold on this scope, and on its ancestors as counts leave zero.
-    fn acquire(&self) {
+    /// Returns whether this scope read triggered when its hold was taken.
+    fn acquire(&self) -> bool {
+        // Relaxed: taking a hold publishes nothing; only its release must.
+        let prev = self.state.fetch_add(HOLD, Ordering::Relaxed);
+        if prev / HOLD == 0 {
+            if let Some(parent) = &self.parent {
+                parent.acquire_up();
+            }
+        }
+        prev & TRIGGERED != 0
+    }
+
+    /// `acquire`'s walk up the ancestors, in a loop.
+    fn acquire_up(&self) {
         let mut scope = self;
         loop {
-            // Relaxed: taking a hold publishes nothing; only its release must.
+            // Relaxed: as in `acquire`.
             let prev = scope.state.fetch_add(HOLD, Ordering::Relaxed);
             if prev / HOLD != 0 {
                 return;
@@ -899,7 +945,11 @@ mod tests {
             assert!(lock(&scope.inner.node).settled);
         }
         let mut stack = Vec::new();
-        assert!(!root.inner.enter(Arc::new(Reason::Requested), &mut stack));
+        let again = Arc::new(Fired {
+            reason: Reason::Requested,
+            at: Instant::now(),
+        });
+        assert!(!root.inner.enter(again, &mut stack));
         assert!(stack.is_empty(), "a settled scope is not walked again");
     }
 }
