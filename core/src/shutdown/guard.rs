@@ -120,7 +120,7 @@ impl Drop for ShutdownGuard {
     fn drop(&mut self) {
         let (holder, at) = {
             let mut node = lock(&self.inner.node);
-            let at = node.reason.as_ref().map(|fired| fired.at);
+            let at = node.reason.as_ref().and_then(|fired| fired.at);
             (node.remove_holder(self.key), at)
         };
         if self.inner.release() {

@@ -22,7 +22,10 @@ impl Shutdown {
     ///
     /// Only the time past the trigger is kept: knowing when each guard was
     /// taken would cost a clock read on every [`Shutdown::guard`], so the
-    /// clock is read only for guards taken after the trigger.
+    /// clock is read only by a guard taken after the trigger, and by a
+    /// trigger that finds the scope held. A guard taken at the very moment
+    /// of a trigger that found the scope holding nothing has no time (it is
+    /// counted, and [`HolderGroup::held`] has no entry for it).
     ///
     /// [`Display`]: fmt::Display
     ///

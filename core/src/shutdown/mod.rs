@@ -187,17 +187,19 @@ struct Holder {
 
 impl Holder {
     /// How long the guard has held up the drain: since the trigger (`at`),
-    /// or since it was taken if that came later. `None` before the trigger.
+    /// or since it was taken if that came later. `None` before the trigger
+    /// (or when neither instant was read, see `holders_report`).
     fn held(&self, at: Option<Instant>, now: Instant) -> Option<Duration> {
         let since = self.after_trigger.or(at)?;
         Some(now.saturating_duration_since(since))
     }
 }
 
-/// One trigger: its reason and when it came, shared by every scope it reached.
+/// One trigger: its reason and, if a guard held the triggered scope then,
+/// when it came; shared by every scope it reached.
 struct Fired {
     reason: Reason,
-    at: Instant,
+    at: Option<Instant>,
 }
 
 /// The children of a scope, 8 bytes a child (a slab entry takes 16).
@@ -321,9 +323,14 @@ impl Shutdown {
     /// assert_eq!(shutdown.reason(), Some(Reason::Signal(15)));
     /// ```
     pub fn trigger(&self, reason: Reason) -> bool {
+        // The clock is read only when a guard holds the scope (or a
+        // descendant): its holders' report measures from this instant.
+        // Relaxed: a hint; a guard taken meanwhile has no time (see
+        // `holders_report`).
+        let held = self.inner.state.load(Ordering::Relaxed) / HOLD != 0;
         self.inner.trigger_tree(Arc::new(Fired {
             reason,
-            at: Instant::now(),
+            at: held.then(Instant::now),
         }))
     }
 
@@ -692,7 +699,7 @@ impl Inner {
         loop {
             let node = lock(&scope.node);
             if let Some(lists) = &node.lists {
-                let at = node.reason.as_ref().map(|fired| fired.at);
+                let at = node.reason.as_ref().and_then(|fired| fired.at);
                 lists.holders.iter().for_each(|(_, holder)| f(holder, at));
                 stack.extend(lists.children.live());
             }
@@ -947,7 +954,7 @@ mod tests {
         let mut stack = Vec::new();
         let again = Arc::new(Fired {
             reason: Reason::Requested,
-            at: Instant::now(),
+            at: None,
         });
         assert!(!root.inner.enter(again, &mut stack));
         assert!(stack.is_empty(), "a settled scope is not walked again");
