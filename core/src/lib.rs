@@ -190,5 +190,5 @@ pub use shutdown::{
 pub use signal::{SignalAction, SignalHandler};
 pub use tasks::{
     Exit, Report, Restart, StartError, Stop, StopAll, TaskBuilder, TaskError, TaskOutput,
-    TaskReport, Tasks, Tracked, Wait,
+    TaskReport, TaskToken, Tasks, Tracked, TrackedOutput, Wait,
 };
