@@ -31,13 +31,13 @@
 //! | `TaskTracker::new` | [`Tasks::new`] (takes the [`RuntimeHandle`](crate::RuntimeHandle) it spawns on and the [`Shutdown`] its tasks stop with) |
 //! | `spawn` | [`Tasks::spawn`] (named: [`Tasks::start`], [`Tasks::supervise`]) |
 //! | `spawn_on`, `spawn_local` | not built: [`Tasks::track`] wraps a future for any executor |
-//! | `track_future` / `TrackedFuture` | [`Tasks::track`] / [`Tracked`] (resolves to `()`: the output is logged or reported, not kept; a variant that keeps it is not built yet) |
+//! | `track_future` / `TrackedFuture` | [`Tasks::track_output`] / [`TrackedOutput`] (resolves to `Some(output)`, `None` if it panicked or was aborted); [`Tasks::track`] / [`Tracked`] resolves to `()` and logs an error output |
 //! | `close` | [`Tasks::close`] (also refuses new tasks, see below) |
-//! | `reopen` | not built yet |
+//! | `reopen` | [`Tasks::reopen`] (refused once [`Tasks::shutdown`] is called) |
 //! | `is_closed` | [`Tasks::is_closed`] |
 //! | `len`, `is_empty` | [`Tasks::len`], [`Tasks::is_empty`] |
-//! | `wait` | [`Tasks::wait`] / [`Wait`] |
-//! | `token` / `TaskTrackerToken` | not built yet; for cleanup that is a future, [`Tasks::shield`] |
+//! | `wait` | [`Tasks::wait`] / [`Wait`] (as tokio-util's, a waiter that saw the registry closed and empty completes even if a token or a reopen follows) |
+//! | `token` / `TaskTrackerToken` | [`Tasks::token`] / [`TaskToken`] (usable after close, as tokio-util's); for cleanup that is a future, [`Tasks::shield`] |
 //! | `spawn_blocking` | not built yet |
 //! | `ptr_eq` | [`Tasks::ptr_eq`] |
 //! | — | [`Tasks::shutdown`]: stop signal, grace, abort and a [`Report`](crate::Report) in one call |
@@ -128,6 +128,7 @@
 #[allow(unused_imports)] // the names the tables link to
 use crate::{
     Drained, DropGuard, DropGuardRef, Guarded, HolderGroup, Holders, Reason, RunUntilTriggered,
-    RunUntilTriggeredOwned, ScopeState, Shutdown, ShutdownError, ShutdownGuard, Tasks, Tracked,
-    Triggered, TriggeredOwned, TriggeredReason, UntilTriggered, Wait, WrapTrigger,
+    RunUntilTriggeredOwned, ScopeState, Shutdown, ShutdownError, ShutdownGuard, TaskToken, Tasks,
+    Tracked, TrackedOutput, Triggered, TriggeredOwned, TriggeredReason, UntilTriggered, Wait,
+    WrapTrigger,
 };

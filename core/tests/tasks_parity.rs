@@ -86,7 +86,10 @@ fn track_output_counts_until_it_resolves_or_is_dropped() {
 
     let mut value = pin!(tasks.track_output(async { String::from("kept") }).unwrap());
     assert_eq!(tasks.len(), 1);
-    assert_eq!(value.as_mut().poll(&mut cx), Poll::Ready(Some("kept".into())));
+    assert_eq!(
+        value.as_mut().poll(&mut cx),
+        Poll::Ready(Some("kept".into()))
+    );
     assert!(tasks.is_empty());
     assert_eq!(value.as_mut().poll(&mut cx), Poll::Pending, "polled again");
 }
