@@ -25,6 +25,10 @@ impl Shutdown {
     /// [`Guarded::into_inner`] releases the guard and gives the value back.
     /// The guard is recorded at the caller's location.
     ///
+    /// # Cancel safety
+    ///
+    /// As cancel-safe as `value`; dropping the wrapper releases the guard.
+    ///
     /// # Examples
     ///
     /// ```

@@ -115,7 +115,8 @@ const HOLD: usize = 4;
 /// guard of it or of any of its children is left. [`Shutdown::child`] makes a
 /// scope that is triggered with its parent, or alone.
 ///
-/// All clones share the scope; handles compare with [`Shutdown::ptr_eq`].
+/// All clones share the scope; handles compare (`==`, [`Hash`]) by the
+/// scope they share, as [`Shutdown::ptr_eq`].
 /// Checking ([`is_triggered`](Shutdown::is_triggered)) is one atomic load.
 ///
 /// # Examples

@@ -36,6 +36,11 @@ impl Tasks {
     ///
     /// [`StartError::Closed`] once the registry is closed.
     ///
+    /// # Cancel safety
+    ///
+    /// Dropping the returned future drops `future` and gives its count
+    /// back, without a report.
+    ///
     /// # Examples
     ///
     /// ```
