@@ -73,7 +73,7 @@
 //! | `guard` / `Guard` | [`Shutdown::guard`] / [`ShutdownGuard`] |
 //! | `guarded` / `Guarded` (`into_inner`, `Deref`) | [`Shutdown::guarded`] / [`Guarded`] ([`Guarded::into_inner`], `Deref`, `DerefMut`) |
 //! | `interrupt` / `Interrupt` on a future | [`Shutdown::run_until_triggered`] / [`RunUntilTriggered`] |
-//! | `interrupt` / `Interrupt` on a stream, `AsyncRead`, `AsyncWrite`, iterator | [`Shutdown::until_triggered`] / [`UntilTriggered`]; `AsyncBufRead` is not built |
+//! | `interrupt` / `Interrupt` on a stream, `AsyncRead`, `AsyncBufRead`, `AsyncWrite`, iterator | [`Shutdown::until_triggered`] / [`UntilTriggered`] |
 //! | `Interrupt::guarded` | [`Shutdown::guarded`] around [`Shutdown::until_triggered`] |
 //! | `guard_count` | [`Shutdown::guard_count`] |
 //! | `guard_report` / `GuardReport` | [`Shutdown::holders_report`] / [`Holders`], [`HolderGroup`] (grouped by location; each guard's time holding up the drain rather than its age, so that `guard()` reads no clock); bare locations: [`Shutdown::holders`] |

@@ -123,6 +123,26 @@ fn until_triggered_keeps_the_inner_upper_bound() {
 }
 
 #[test]
+fn guarded_readers_and_writers_pass_through() {
+    use futures_lite::{AsyncBufReadExt, AsyncWriteExt};
+    let shutdown = Shutdown::new();
+    futures_lite::future::block_on(async {
+        let lines: Vec<String> = shutdown
+            .guarded(&b"a\nb\n"[..])
+            .lines()
+            .map(Result::unwrap)
+            .collect()
+            .await;
+        assert_eq!(lines, ["a", "b"]);
+        let mut out = shutdown.guarded(Vec::new());
+        out.write_all(b"bytes").await.unwrap();
+        out.close().await.unwrap();
+        assert_eq!(out.into_inner(), b"bytes");
+    });
+    assert_eq!(shutdown.guard_count(), 0);
+}
+
+#[test]
 fn guarded_passes_size_hints_and_releases_on_drop() {
     let shutdown = Shutdown::new();
     let items = shutdown.guarded(stream::iter(0..4));

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_lite::io::{AsyncRead, AsyncWrite};
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::io::{AsyncBufRead, AsyncRead, AsyncWrite};
+use futures_lite::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, StreamExt};
 use steward_core::{Reason, ScopeState, Shutdown, ShutdownError};
 use steward_tests::conformance;
 
@@ -155,6 +155,13 @@ impl AsyncRead for Stalled {
     }
 }
 
+impl AsyncBufRead for Stalled {
+    fn poll_fill_buf(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        Poll::Pending
+    }
+    fn consume(self: Pin<&mut Self>, _: usize) {}
+}
+
 impl AsyncWrite for Stalled {
     fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, _: &[u8]) -> Poll<io::Result<usize>> {
         Poll::Pending
@@ -181,6 +188,15 @@ conformance!(
             let mut buf = [0u8; 16];
             let n = reader.read(&mut buf).await.unwrap();
             out.lock().unwrap().push(format!("read {n}"));
+            drop(guard);
+        });
+
+        // Lines from a stalled buffered reader end.
+        let mut lines = shutdown.until_triggered(Stalled).lines();
+        let (out, guard) = (Arc::clone(&outcomes), done.guard());
+        env.rt.spawn(async move {
+            assert!(lines.next().await.is_none());
+            out.lock().unwrap().push("lines ended".to_owned());
             drop(guard);
         });
 
@@ -218,7 +234,15 @@ conformance!(
         done.drained().await;
         let mut outcomes = outcomes.lock().unwrap().clone();
         outcomes.sort();
-        assert_eq!(outcomes, ["iterator ended", "read 0", "write BrokenPipe"]);
+        assert_eq!(
+            outcomes,
+            [
+                "iterator ended",
+                "lines ended",
+                "read 0",
+                "write BrokenPipe"
+            ]
+        );
     }
 );
 

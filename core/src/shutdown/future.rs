@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use event_listener::{Event, EventListener};
-use futures_lite::io::{AsyncRead, AsyncWrite};
+use futures_lite::io::{AsyncBufRead, AsyncRead, AsyncWrite};
 use futures_lite::Stream;
 use pin_project_lite::pin_project;
 
@@ -185,7 +185,8 @@ impl Shutdown {
     /// the trigger. Once triggered:
     ///
     /// - a [`Stream`] or an [`Iterator`] yields `None`;
-    /// - an [`AsyncRead`] reads end-of-file (`Ok(0)`);
+    /// - an [`AsyncRead`] reads end-of-file (`Ok(0)`), an [`AsyncBufRead`]
+    ///   fills an empty buffer;
     /// - an [`AsyncWrite`] refuses writes with an [`io::Error`] of kind
     ///   [`BrokenPipe`](io::ErrorKind::BrokenPipe) wrapping
     ///   [`ShutdownError::Triggered`], but still flushes and closes, so
@@ -213,6 +214,9 @@ impl Shutdown {
     /// let mut reader = shutdown.until_triggered(&b"unread"[..]);
     /// let mut bytes = Vec::new();
     /// assert_eq!(reader.read_to_end(&mut bytes).await.unwrap(), 0); // end of file
+    /// use futures_lite::AsyncBufReadExt;
+    /// let mut lines = shutdown.until_triggered(&b"one\ntwo\n"[..]).lines();
+    /// assert!(futures_lite::StreamExt::next(&mut lines).await.is_none());
     /// let mut writer = shutdown.until_triggered(Vec::new());
     /// let err = writer.write_all(b"late").await.unwrap_err();
     /// assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
@@ -506,6 +510,21 @@ impl<R: AsyncRead> AsyncRead for UntilTriggered<R> {
             return Poll::Ready(Ok(0));
         }
         this.stream.poll_read(cx, buf)
+    }
+}
+
+impl<R: AsyncBufRead> AsyncBufRead for UntilTriggered<R> {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let this = self.project();
+        if *this.done || Pin::new(this.triggered).poll(cx).is_ready() {
+            *this.done = true;
+            return Poll::Ready(Ok(&[]));
+        }
+        this.stream.poll_fill_buf(cx)
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        self.project().stream.consume(amt);
     }
 }
 

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use futures_lite::io::{AsyncRead, AsyncWrite};
+use futures_lite::io::{AsyncBufRead, AsyncRead, AsyncWrite};
 use futures_lite::Stream;
 use pin_project_lite::pin_project;
 
@@ -17,8 +17,8 @@ impl Shutdown {
     /// Wraps `value` with a guard: the scope is not drained while the
     /// [`Guarded`] lives.
     ///
-    /// `value` may be anything: a future, a stream, an `AsyncRead` or
-    /// `AsyncWrite`, an iterator (the wrapper is each of these when `value`
+    /// `value` may be anything: a future, a stream, an `AsyncRead`,
+    /// `AsyncBufRead` or `AsyncWrite`, an iterator (the wrapper is each of these when `value`
     /// is), or a plain value reached through `Deref`. A future awaited or
     /// spawned is dropped as it completes, so its guard holds the scope
     /// exactly until then (async-shutdown's `wrap_delay_shutdown`).
@@ -79,8 +79,9 @@ pin_project! {
     /// A value holding a [`ShutdownGuard`] while it lives; returned by
     /// [`Shutdown::guarded`] and [`ShutdownGuard::wrap`].
     ///
-    /// It is a [`Future`], [`Stream`], [`AsyncRead`], [`AsyncWrite`] or
-    /// [`Iterator`] when the value is, and derefs to the value.
+    /// It is a [`Future`], [`Stream`], [`AsyncRead`], [`AsyncBufRead`],
+    /// [`AsyncWrite`] or [`Iterator`] when the value is, and derefs to the
+    /// value.
     ///
     /// # Examples
     ///
@@ -195,6 +196,16 @@ impl<R: AsyncRead> AsyncRead for Guarded<R> {
         bufs: &mut [io::IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
         self.project().value.poll_read_vectored(cx, bufs)
+    }
+}
+
+impl<R: AsyncBufRead> AsyncBufRead for Guarded<R> {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        self.project().value.poll_fill_buf(cx)
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        self.project().value.consume(amt);
     }
 }
 
