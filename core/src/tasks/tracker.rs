@@ -36,7 +36,7 @@ const SEALED: usize = 2;
 const TASK: usize = 4;
 
 pub(crate) struct Tracker {
-    /// `CLOSED` bit and `TASK`-sized count, see the module's invariants.
+    /// `CLOSED` and `SEALED` bits and a `TASK`-sized count, see the module's invariants.
     state: AtomicUsize,
     /// Notified (all) whenever the tracker becomes idle.
     idle: Event,
