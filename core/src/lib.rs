@@ -160,6 +160,7 @@ mod duration;
 pub mod health;
 pub mod http;
 mod lifespan;
+pub mod migrating;
 mod periodic;
 pub mod probes;
 pub mod runtime;
@@ -182,11 +183,12 @@ pub use probes::Probes;
 pub use runtime::RuntimeHandle;
 pub use shield::{ShieldError, Shielded};
 pub use shutdown::{
-    Drained, Reason, RunUntilTriggered, Shutdown, ShutdownGuard, Triggered, TriggeredOwned,
-    UntilTriggered,
+    Drained, DropGuard, DropGuardRef, Guarded, HolderGroup, Holders, Reason, RunUntilTriggered,
+    RunUntilTriggeredOwned, ScopeState, Shutdown, ShutdownError, ShutdownGuard, Triggered,
+    TriggeredOwned, TriggeredReason, UntilTriggered, WrapTrigger,
 };
 pub use signal::{SignalAction, SignalHandler};
 pub use tasks::{
     Exit, Report, Restart, StartError, Stop, StopAll, TaskBuilder, TaskError, TaskOutput,
-    TaskReport, Tasks, Tracked, Wait,
+    TaskReport, TaskToken, Tasks, Tracked, TrackedOutput, Wait,
 };

@@ -1,15 +1,20 @@
 use std::fmt;
 use std::panic::Location;
 use std::sync::Arc;
+use std::time::Instant;
 
-use super::{Inner, Shutdown};
+use super::{Holder, Inner, Shutdown};
 use crate::sync::lock;
 
 /// Keeps a scope from draining while it lives.
 ///
-/// Returned by [`Shutdown::guard`]. Cloning takes another hold (recorded at
-/// the clone's call site); dropping gives it back, and the last drop of a
-/// triggered scope wakes [`Shutdown::drained`].
+/// Returned by [`Shutdown::guard`] and [`Shutdown::try_guard`]. Cloning
+/// takes another hold (recorded at the clone's call site); dropping gives it
+/// back, and the last drop of a triggered scope wakes [`Shutdown::drained`].
+/// A guard dropped after its scope was triggered is logged as a `tracing`
+/// debug event (target `steward_core::shutdown`) with where it was taken and
+/// how long it held up the drain (`held`: since the trigger, or since it was
+/// taken if that came later): the stragglers a drain waited for.
 ///
 /// # Examples
 ///
@@ -33,8 +38,25 @@ pub struct ShutdownGuard {
 
 impl ShutdownGuard {
     pub(super) fn new(inner: Arc<Inner>, location: &'static Location<'static>) -> Self {
-        inner.acquire();
-        let key = lock(&inner.node).lists().holders.insert(location);
+        let triggered = inner.acquire();
+        Self::held(inner, location, triggered)
+    }
+
+    /// Records a guard whose hold the caller has taken already, on a scope
+    /// that read `triggered` when it was taken.
+    pub(super) fn held(
+        inner: Arc<Inner>,
+        location: &'static Location<'static>,
+        triggered: bool,
+    ) -> Self {
+        // The clock is read only for a guard taken after the trigger (a
+        // guard taken before has held the drain since the trigger), and
+        // before the lock, so that it does not lengthen the critical section.
+        let holder = Holder {
+            location,
+            after_trigger: triggered.then(Instant::now),
+        };
+        let key = lock(&inner.node).lists().holders.insert(holder);
         Self {
             inner,
             key,
@@ -96,8 +118,21 @@ impl Clone for ShutdownGuard {
 
 impl Drop for ShutdownGuard {
     fn drop(&mut self) {
-        lock(&self.inner.node).remove_holder(self.key);
-        self.inner.release();
+        let (holder, at) = {
+            let mut node = lock(&self.inner.node);
+            let at = node.reason.as_ref().and_then(|fired| fired.at);
+            (node.remove_holder(self.key), at)
+        };
+        if self.inner.release() {
+            // A straggler: held past the trigger. `tracing` evaluates the
+            // fields (and reads the clock) only when someone listens.
+            tracing::debug!(
+                target: "steward_core::shutdown",
+                location = %self.location,
+                held = ?holder.and_then(|h| h.held(at, Instant::now())),
+                "shutdown guard released after the trigger",
+            );
+        }
     }
 }
 

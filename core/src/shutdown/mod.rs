@@ -47,6 +47,11 @@
 //!   while an overlapping trigger is still running. Settled scopes are
 //!   skipped, so repeated triggers do not walk a tree again. Each scope keeps
 //!   the first reason to reach it: its own trigger's, or its parent's.
+//! - [`Shutdown::try_guard`] checks and takes its hold with one
+//!   compare-and-swap on the state, so it is ordered with the last release
+//!   and the trigger's `fetch_or`: it either holds a scope that is not yet
+//!   drained or sees the drain. Above the scope it takes holds as `guard`
+//!   does.
 //! - Dropping a deep chain unlinks it in a loop (`Inner::drop`), never by
 //!   recursion; a scope's child and guard lists give their memory back
 //!   once empty.
@@ -67,22 +72,35 @@
 //! One lock a scope (`node`). Two scopes' locks are never held at once, nor
 //! any lock while notifying, waking or dropping an `Inner`.
 
+mod drop_guard;
 mod future;
 mod guard;
+mod guarded;
+mod holders;
 mod reason;
+mod state;
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::panic::Location;
 use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use event_listener::Event;
 use slab::Slab;
 
 use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
 
-pub use future::{Drained, RunUntilTriggered, Triggered, TriggeredOwned, UntilTriggered};
+pub use drop_guard::{DropGuard, DropGuardRef, WrapTrigger};
+pub use future::{
+    Drained, RunUntilTriggered, RunUntilTriggeredOwned, Triggered, TriggeredOwned, TriggeredReason,
+    UntilTriggered,
+};
 pub use guard::ShutdownGuard;
+pub use guarded::Guarded;
+pub use holders::{HolderGroup, Holders};
 pub use reason::Reason;
+pub use state::{ScopeState, ShutdownError};
 
 const TRIGGERED: usize = 1;
 /// Set before the first waiter listens; see the module's invariants.
@@ -97,7 +115,8 @@ const HOLD: usize = 4;
 /// guard of it or of any of its children is left. [`Shutdown::child`] makes a
 /// scope that is triggered with its parent, or alone.
 ///
-/// All clones share the scope; handles compare with [`Shutdown::ptr_eq`].
+/// All clones share the scope; handles compare (`==`, [`Hash`]) by the
+/// scope they share, as [`Shutdown::ptr_eq`].
 /// Checking ([`is_triggered`](Shutdown::is_triggered)) is one atomic load.
 ///
 /// # Examples
@@ -145,8 +164,8 @@ pub(crate) struct Inner {
 
 #[derive(Default)]
 struct Node {
-    /// The first reason: `Some` exactly when the scope is triggered.
-    reason: Option<Arc<Reason>>,
+    /// The first trigger to reach the scope: `Some` exactly when it is triggered.
+    reason: Option<Arc<Fired>>,
     /// A trigger's walk has triggered this scope and every descendant it had.
     settled: bool,
     /// Children and guards, allocated when the first of either comes.
@@ -156,7 +175,32 @@ struct Node {
 #[derive(Default)]
 struct Lists {
     children: Children,
-    holders: Slab<&'static Location<'static>>,
+    holders: Slab<Holder>,
+}
+
+/// One live guard: where it was taken, and when if that was after the
+/// trigger (the clock is read only then, off the hot path).
+#[derive(Clone, Copy)]
+struct Holder {
+    location: &'static Location<'static>,
+    after_trigger: Option<Instant>,
+}
+
+impl Holder {
+    /// How long the guard has held up the drain: since the trigger (`at`),
+    /// or since it was taken if that came later. `None` before the trigger
+    /// (or when neither instant was read, see `holders_report`).
+    fn held(&self, at: Option<Instant>, now: Instant) -> Option<Duration> {
+        let since = self.after_trigger.or(at)?;
+        Some(now.saturating_duration_since(since))
+    }
+}
+
+/// One trigger: its reason and, if a guard held the triggered scope then,
+/// when it came; shared by every scope it reached.
+struct Fired {
+    reason: Reason,
+    at: Option<Instant>,
 }
 
 /// The children of a scope, 8 bytes a child (a slab entry takes 16).
@@ -222,15 +266,15 @@ impl Node {
         }
     }
 
-    /// Removes a guard's location, as `remove_child` a child.
-    fn remove_holder(&mut self, key: usize) {
-        if let Some(lists) = &mut self.lists {
-            let holders = &mut lists.holders;
-            holders.try_remove(key);
-            if holders.is_empty() && holders.capacity() > SLAB_KEEP {
-                *holders = Slab::new();
-            }
+    /// Removes a guard's entry, as `remove_child` a child, and returns it.
+    fn remove_holder(&mut self, key: usize) -> Option<Holder> {
+        let lists = self.lists.as_mut()?;
+        let holders = &mut lists.holders;
+        let holder = holders.try_remove(key);
+        if holders.is_empty() && holders.capacity() > SLAB_KEEP {
+            *holders = Slab::new();
         }
+        holder
     }
 }
 
@@ -238,7 +282,7 @@ impl Node {
 enum Step {
     /// Trigger this scope (with its parent's reason, unless it has a reason)
     /// and push its children.
-    Enter(Arc<Inner>, Arc<Reason>),
+    Enter(Arc<Inner>, Arc<Fired>),
     /// Every descendant of this scope has been entered: mark it settled.
     Leave(Arc<Inner>),
 }
@@ -280,7 +324,15 @@ impl Shutdown {
     /// assert_eq!(shutdown.reason(), Some(Reason::Signal(15)));
     /// ```
     pub fn trigger(&self, reason: Reason) -> bool {
-        self.inner.trigger_tree(Arc::new(reason))
+        // The clock is read only when a guard holds the scope (or a
+        // descendant): its holders' report measures from this instant.
+        // Relaxed: a hint; a guard taken meanwhile has no time (see
+        // `holders_report`).
+        let held = self.inner.state.load(Ordering::Relaxed) / HOLD != 0;
+        self.inner.trigger_tree(Arc::new(Fired {
+            reason,
+            at: held.then(Instant::now),
+        }))
     }
 
     /// Whether the scope has been triggered: one atomic load.
@@ -315,7 +367,10 @@ impl Shutdown {
         if !self.is_triggered() {
             return None;
         }
-        lock(&self.inner.node).reason.as_deref().cloned()
+        lock(&self.inner.node)
+            .reason
+            .as_deref()
+            .map(|fired| fired.reason.clone())
     }
 
     /// Creates a child scope.
@@ -362,9 +417,11 @@ impl Shutdown {
     /// Takes a guard: the scope (and its ancestors) will not be drained while it lives.
     ///
     /// Taking a guard is an atomic increment plus recording where it was
-    /// taken (see [`Shutdown::holders`]). A guard taken after the scope drained
-    /// makes it undrained again until it is dropped, but does not call back
-    /// a [`Drained`] that already completed.
+    /// taken (see [`Shutdown::holders`]), and, only once the scope is
+    /// triggered, when (see [`Shutdown::holders_report`]). A guard taken
+    /// after the scope drained makes it undrained again until it is dropped,
+    /// but does not call back a [`Drained`] that already completed; to
+    /// refuse instead, [`Shutdown::try_guard`].
     ///
     /// # Examples
     ///
@@ -414,14 +471,106 @@ impl Shutdown {
     #[must_use]
     pub fn holders(&self) -> Vec<&'static Location<'static>> {
         let mut out = Vec::new();
-        let mut stack = vec![Arc::clone(&self.inner)];
-        while let Some(scope) = stack.pop() {
-            if let Some(lists) = &lock(&scope.node).lists {
-                out.extend(lists.holders.iter().map(|(_, loc)| *loc));
-                stack.extend(lists.children.live());
-            }
-        }
+        self.inner
+            .for_each_holder(|holder, _| out.push(holder.location));
         out
+    }
+
+    /// How many guards of this scope and its descendants live.
+    ///
+    /// Unlike `holders().len()` it allocates nothing for a scope without
+    /// children (a stack of the scopes still to visit otherwise). For a
+    /// yes-or-no answer, [`Shutdown::state`] is one atomic load.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = steward_core::Shutdown::new();
+    /// let child = shutdown.child();
+    /// let _guards = (shutdown.guard(), child.guard(), child.guard());
+    /// assert_eq!(shutdown.guard_count(), 3);
+    /// assert_eq!(child.guard_count(), 2);
+    /// ```
+    #[must_use]
+    pub fn guard_count(&self) -> usize {
+        let mut count = 0;
+        self.inner.for_each_holder(|_, _| count += 1);
+        count
+    }
+
+    /// Takes a guard unless the scope has drained.
+    ///
+    /// Like [`Shutdown::guard`] before the scope is drained (triggered or
+    /// not); once it is triggered and no guard of it or its children lives,
+    /// it refuses instead of making the scope undrained again: the
+    /// admission check of a server that must not start work after its
+    /// drain. The check and the hold are one atomic step, so a `try_guard`
+    /// racing the last guard's drop either holds the scope open or fails.
+    ///
+    /// # Errors
+    ///
+    /// [`ShutdownError::Drained`] once the scope is drained.
+    ///
+    /// # Caveats
+    ///
+    /// The check is on this scope. While a trigger is still walking down
+    /// the tree, an ancestor may read drained before this scope reads
+    /// triggered; a guard taken on this scope then holds the ancestor again,
+    /// as [`Shutdown::guard`] would. Call `try_guard` on the scope whose
+    /// drain you wait for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use steward_core::{Reason, Shutdown, ShutdownError};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// let guard = shutdown.try_guard().unwrap(); // running: granted
+    /// shutdown.trigger(Reason::Requested);
+    /// let late = shutdown.try_guard().unwrap(); // draining: granted
+    /// drop((guard, late));
+    /// assert!(shutdown.is_drained());
+    /// assert_eq!(shutdown.try_guard().unwrap_err(), ShutdownError::Drained);
+    /// ```
+    #[track_caller]
+    pub fn try_guard(&self) -> Result<ShutdownGuard, ShutdownError> {
+        match self.inner.try_acquire() {
+            Some(triggered) => Ok(ShutdownGuard::held(
+                Arc::clone(&self.inner),
+                Location::caller(),
+                triggered,
+            )),
+            None => Err(ShutdownError::Drained),
+        }
+    }
+
+    /// Where the scope is in its life: running, draining or drained. One atomic load.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use steward_core::{Reason, ScopeState, Shutdown};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// assert_eq!(shutdown.state(), ScopeState::Running);
+    /// let guard = shutdown.guard();
+    /// shutdown.trigger(Reason::Requested);
+    /// assert_eq!(shutdown.state(), ScopeState::Draining);
+    /// drop(guard);
+    /// assert_eq!(shutdown.state(), ScopeState::Drained);
+    /// ```
+    #[must_use]
+    pub fn state(&self) -> ScopeState {
+        // Acquire: as `is_drained`, whoever reads drained sees the writes
+        // the guard holders made.
+        let state = self.inner.state.load(Ordering::Acquire);
+        if state & TRIGGERED == 0 {
+            ScopeState::Running
+        } else if state / HOLD != 0 {
+            ScopeState::Draining
+        } else {
+            ScopeState::Drained
+        }
     }
 
     /// Whether two handles refer to the same scope.
@@ -475,6 +624,36 @@ impl Default for Shutdown {
     }
 }
 
+/// Handles are equal when they share a scope, as [`Shutdown::ptr_eq`]:
+/// a scope can key a map or a set.
+///
+/// Clippy's `mutable_key_type` lint flags such a map, because a scope has
+/// interior state; the hash and the equality are the scope's address, which
+/// that state never changes, so the lint may be allowed there.
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::HashSet;
+/// let a = steward_core::Shutdown::new();
+/// let set: HashSet<_> = [a.clone(), a.clone(), a.child()].into_iter().collect();
+/// assert_eq!(set.len(), 2);
+/// assert!(a == a.clone() && a != a.child());
+/// ```
+impl PartialEq for Shutdown {
+    fn eq(&self, other: &Self) -> bool {
+        self.ptr_eq(other)
+    }
+}
+
+impl Eq for Shutdown {}
+
+impl Hash for Shutdown {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        Arc::as_ptr(&self.inner).hash(state);
+    }
+}
+
 impl fmt::Debug for Shutdown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Relaxed: a snapshot for display, ordering nothing.
@@ -512,6 +691,59 @@ impl Inner {
         state & TRIGGERED != 0 && state / HOLD == 0
     }
 
+    /// Calls `f` on every live guard of this scope and its descendants, with
+    /// when its scope was triggered, one scope's lock at a time (a stack,
+    /// allocated only for children).
+    fn for_each_holder(self: &Arc<Self>, mut f: impl FnMut(&Holder, Option<Instant>)) {
+        let mut stack = Vec::new();
+        let mut scope = Arc::clone(self);
+        loop {
+            let node = lock(&scope.node);
+            if let Some(lists) = &node.lists {
+                let at = node.reason.as_ref().and_then(|fired| fired.at);
+                lists.holders.iter().for_each(|(_, holder)| f(holder, at));
+                stack.extend(lists.children.live());
+            }
+            drop(node);
+            match stack.pop() {
+                Some(next) => scope = next,
+                None => return,
+            }
+        }
+    }
+
+    /// Takes one hold as [`Inner::acquire`] does, unless this scope is
+    /// triggered and holds nothing (drained): one compare-and-swap, so the
+    /// check and the hold cannot be split by a release or a trigger.
+    /// `None` when refused, else whether the scope read triggered.
+    fn try_acquire(&self) -> Option<bool> {
+        // Acquire (the load and a failed exchange): a caller refused because
+        // the scope drained sees what the guard holders wrote, as one that
+        // reads `is_drained`. Relaxed on success: taking a hold publishes
+        // nothing, as in `acquire`.
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state & TRIGGERED != 0 && state / HOLD == 0 {
+                return None;
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                state + HOLD,
+                Ordering::Relaxed,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(now) => state = now,
+            }
+        }
+        if state / HOLD == 0 {
+            if let Some(parent) = &self.parent {
+                parent.acquire_up();
+            }
+        }
+        Some(state & TRIGGERED != 0)
+    }
+
     /// Sets the `WAITED` bit unless a load shows it set already: called by
     /// every waiter before it listens, see the module's invariants.
     pub(crate) fn mark_waited(&self) {
@@ -529,7 +761,7 @@ impl Inner {
     ///
     /// Returns whether this call triggered this scope. Whatever it returns,
     /// this scope and every descendant are triggered when it does.
-    fn trigger_tree(self: &Arc<Self>, reason: Arc<Reason>) -> bool {
+    fn trigger_tree(self: &Arc<Self>, reason: Arc<Fired>) -> bool {
         let mut stack = Vec::new();
         let won = self.enter(reason, &mut stack);
         while let Some(step) = stack.pop() {
@@ -549,7 +781,7 @@ impl Inner {
     /// and pushes its children (to be triggered with the scope's reason)
     /// below a step that marks it settled, unless it is settled already: one
     /// critical section. Returns whether this call triggered the scope.
-    fn enter(self: &Arc<Self>, reason: Arc<Reason>, stack: &mut Vec<Step>) -> bool {
+    fn enter(self: &Arc<Self>, reason: Arc<Fired>, stack: &mut Vec<Step>) -> bool {
         let prev = {
             let mut node = lock(&self.node);
             let node = &mut *node;
@@ -592,10 +824,23 @@ impl Inner {
     }
 
     /// Takes one hold on this scope, and on its ancestors as counts leave zero.
-    fn acquire(&self) {
+    /// Returns whether this scope read triggered when its hold was taken.
+    fn acquire(&self) -> bool {
+        // Relaxed: taking a hold publishes nothing; only its release must.
+        let prev = self.state.fetch_add(HOLD, Ordering::Relaxed);
+        if prev / HOLD == 0 {
+            if let Some(parent) = &self.parent {
+                parent.acquire_up();
+            }
+        }
+        prev & TRIGGERED != 0
+    }
+
+    /// `acquire`'s walk up the ancestors, in a loop.
+    fn acquire_up(&self) {
         let mut scope = self;
         loop {
-            // Relaxed: taking a hold publishes nothing; only its release must.
+            // Relaxed: as in `acquire`.
             let prev = scope.state.fetch_add(HOLD, Ordering::Relaxed);
             if prev / HOLD != 0 {
                 return;
@@ -608,20 +853,23 @@ impl Inner {
     }
 
     /// Gives one hold back, and the ancestors' as counts reach zero.
-    fn release(&self) {
+    /// Returns whether this scope was triggered when its hold was given back.
+    fn release(&self) -> bool {
         let mut scope = self;
+        let mut first = None;
         loop {
             // AcqRel: publishes the holder's writes to whoever sees the drain.
             let prev = scope.state.fetch_sub(HOLD, Ordering::AcqRel);
+            let was_triggered = *first.get_or_insert(prev & TRIGGERED != 0);
             if prev / HOLD != 1 {
-                return;
+                return was_triggered;
             }
             if prev & TRIGGERED != 0 && prev & WAITED != 0 {
                 scope.drained.notify(usize::MAX);
             }
             match &scope.parent {
                 Some(parent) => scope = parent,
-                None => return,
+                None => return was_triggered,
             }
         }
     }
@@ -705,7 +953,11 @@ mod tests {
             assert!(lock(&scope.inner.node).settled);
         }
         let mut stack = Vec::new();
-        assert!(!root.inner.enter(Arc::new(Reason::Requested), &mut stack));
+        let again = Arc::new(Fired {
+            reason: Reason::Requested,
+            at: None,
+        });
+        assert!(!root.inner.enter(again, &mut stack));
         assert!(stack.is_empty(), "a settled scope is not walked again");
     }
 }

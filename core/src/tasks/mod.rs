@@ -11,10 +11,12 @@
 //! needs a runtime's `JoinHandle`, so it reads the same on every runtime.
 
 pub(crate) mod catch;
+mod output;
 mod registry;
 mod report;
 mod stop;
 mod supervise;
+mod token;
 mod track;
 mod tracker;
 
@@ -29,11 +31,13 @@ use crate::runtime::RuntimeHandle;
 use crate::Shutdown;
 
 pub(crate) use catch::{Guarded, Outcome};
+pub use output::TrackedOutput;
 pub(crate) use registry::{attempt, Control, Inner, Token};
 pub use report::{Exit, Report, TaskError, TaskReport};
 pub use stop::{Stop, StopAll, Wait};
 pub use supervise::Restart;
 pub(crate) use supervise::Rng;
+pub use token::TaskToken;
 pub use track::Tracked;
 
 use registry::Finish;
@@ -450,6 +454,8 @@ impl Tasks {
     ///
     /// See [`Report`].
     pub fn shutdown(&self, grace: Duration) -> StopAll {
+        // From the call on, `reopen` refuses: a shutdown is final.
+        self.inner.tracker.seal();
         StopAll {
             inner: Box::pin(stop::stop_all(Arc::clone(&self.inner), grace)),
         }
@@ -496,6 +502,12 @@ impl Tasks {
     /// As with tokio-util's `TaskTracker`, it never completes while the
     /// registry is open, so that an empty registry between two spawns is not
     /// mistaken for the end: call [`close`](Tasks::close) first.
+    ///
+    /// It completes once it has seen one moment when the registry was closed
+    /// and empty, as tokio-util's does: a [`shield`](Tasks::shield), a
+    /// [`token`](Tasks::token) or a [`reopen`](Tasks::reopen) that comes
+    /// after that moment does not put it back to waiting. A `wait` begun
+    /// after them waits for them.
     ///
     /// # Examples
     ///

@@ -2,11 +2,20 @@
 //!
 //! # Invariants
 //!
-//! `state` packs bit 0, *closed* (set once, never cleared), and above it the
-//! number of live tasks in units of `TASK`. The tracker is *idle* exactly when
-//! `state == CLOSED`: closed, and no task left. Whoever moves `state` to
-//! `CLOSED` (the last task's end, or `close` on an empty tracker) notifies
-//! `idle` after the move; every waiter checks → listens → checks again.
+//! `state` packs bit 0, *closed* (cleared only by [`Tracker::reopen`]), bit
+//! 1, *sealed* (a shutdown began: set once, never cleared, and `reopen`
+//! refuses from then on), and above them the number of live tasks in units
+//! of `TASK`. The tracker is *idle* exactly when `state & !SEALED == CLOSED`:
+//! closed, and no task left. Whoever makes it idle (the last task's end, or
+//! `close` on an empty tracker) notifies `idle` after the move; every waiter
+//! checks → listens → checks again, and a waiter whose listener fired
+//! completes even if the tracker is no longer idle when it is polled (a
+//! later `add` or `reopen` does not put it back to waiting), as tokio-util's
+//! `TaskTracker::wait` does.
+//!
+//! `reopen` clears *closed* with a compare-and-swap that fails once
+//! *sealed* is set, so a `reopen` racing a shutdown either comes before the
+//! seal (the shutdown's close then closes again) or is refused.
 //!
 //! Refusing a task once closed is one compare-and-swap on the same word as
 //! the count, so "closed and empty" can never be followed by a new task
@@ -23,10 +32,11 @@ use event_listener::{Event, EventListener};
 use crate::sync::{AtomicUsize, Ordering};
 
 const CLOSED: usize = 1;
-const TASK: usize = 2;
+const SEALED: usize = 2;
+const TASK: usize = 4;
 
 pub(crate) struct Tracker {
-    /// `CLOSED` bit and `TASK`-sized count, see the module's invariants.
+    /// `CLOSED` and `SEALED` bits and a `TASK`-sized count, see the module's invariants.
     state: AtomicUsize,
     /// Notified (all) whenever the tracker becomes idle.
     idle: Event,
@@ -75,7 +85,7 @@ impl Tracker {
         // the other tasks' ends when this one is the last.
         let prev = self.state.fetch_sub(TASK, Ordering::AcqRel);
         debug_assert!(prev >= TASK, "task count underflow");
-        if prev == CLOSED | TASK {
+        if prev & !SEALED == CLOSED | TASK {
             self.idle.notify(usize::MAX);
         }
     }
@@ -86,10 +96,38 @@ impl Tracker {
         // all past tasks happen before the notification below; Release pairs
         // with `try_add`'s view of the flag through the same word.
         let prev = self.state.fetch_or(CLOSED, Ordering::AcqRel);
-        if prev == 0 {
+        if prev & !SEALED == 0 {
             self.idle.notify(usize::MAX);
         }
         prev & CLOSED == 0
+    }
+
+    /// Reopens a closed tracker unless it is sealed; returns whether this
+    /// call reopened it.
+    pub(crate) fn reopen(&self) -> bool {
+        // Relaxed: only this word's modification order matters, as in
+        // `try_add`: the CAS is ordered with the seal and with `close`.
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & CLOSED == 0 || state & SEALED != 0 {
+                return false;
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                state & !CLOSED,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Seals the tracker: `reopen` refuses from now on.
+    pub(crate) fn seal(&self) {
+        // Relaxed: as in `reopen`.
+        self.state.fetch_or(SEALED, Ordering::Relaxed);
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -105,7 +143,7 @@ impl Tracker {
     pub(crate) fn is_idle(&self) -> bool {
         // Acquire: pairs with the AcqRel `fetch_sub` of the last task, so a
         // waiter that sees the tracker idle sees everything the tasks wrote.
-        self.state.load(Ordering::Acquire) == CLOSED
+        self.state.load(Ordering::Acquire) & !SEALED == CLOSED
     }
 
     /// Polls until the tracker is idle: check → listen → check → wait.
@@ -123,7 +161,16 @@ impl Tracker {
                 None => *listener = Some(self.idle.listen()),
                 Some(l) => {
                     ready!(Pin::new(l).poll(cx));
+                    // Notified: the tracker was idle after this listener
+                    // was registered (see the module's invariants).
                     *listener = None;
+                    // Acquire: as in `is_idle`. The value read is the idle
+                    // state or a later one; the `fetch_sub` that made it
+                    // idle heads a release sequence that every later
+                    // read-modify-write continues, so the waiter still sees
+                    // what the tasks wrote.
+                    let _ = self.state.load(Ordering::Acquire);
+                    return Poll::Ready(());
                 }
             }
         }
