@@ -494,3 +494,13 @@ impl fmt::Debug for Probes {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn handles_and_futures_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<super::Probes>();
+        assert_send_sync::<super::PhaseChanged>();
+    }
+}

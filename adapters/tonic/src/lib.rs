@@ -310,3 +310,15 @@ impl fmt::Debug for HealthService {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_service_is_send_and_sync_and_its_stream_send() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        fn assert_send<T: Send>() {}
+        assert_send_sync::<super::HealthService>();
+        // Not Sync: tonic asks a response stream to be Send only.
+        assert_send::<super::WatchStream>();
+    }
+}
