@@ -55,7 +55,10 @@ fn set_running_wakes_the_waiter() {
             let probes = probes.clone();
             move || probes.set_running()
         });
-        assert_eq!(block_on(probes.phase_changed(Phase::Starting)), Phase::Running);
+        assert_eq!(
+            block_on(probes.phase_changed(Phase::Starting)),
+            Phase::Running
+        );
         raiser.join().unwrap();
     });
 }
