@@ -12,6 +12,7 @@
 //!   process): a `Watch` sees `SERVING`, then `NOT_SERVING` at SIGTERM while
 //!   the pre-stop delay keeps the server up, then the stream ends and the
 //!   process exits 0.
+//! - `service_grpc_usage`: `--help`, and a bad flag's exit code 2.
 //!
 //! Waits are for messages with generous deadlines, never sleeps.
 
@@ -204,7 +205,7 @@ async fn service_grpc_under_sigterm() {
         "--grpc-addr",
         "127.0.0.1:0",
         "--pre-stop-ms",
-        "500",
+        "1500",
     ]));
     let line = tokio::task::block_in_place(|| process.wait_for_line("grpc health on"));
     let addr = line.rsplit(' ').next().unwrap().to_owned();
@@ -225,4 +226,26 @@ async fn service_grpc_under_sigterm() {
     assert_eq!(next(&mut work).await, None);
     let exit = tokio::task::block_in_place(|| process.wait_exit());
     assert_eq!(exit.status.code(), Some(0), "{exit:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn service_grpc_usage() {
+    use std::process::Command;
+    use steward_tests::process::cargo_bin;
+
+    let bin = cargo_bin("steward-examples", "service-grpc");
+    let help = Command::new(&bin).arg("--help").output().unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).starts_with("usage: service-grpc"));
+    let bad = Command::new(&bin)
+        .args(["--grpc-addr", "nowhere"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.starts_with("service-grpc: --grpc-addr nowhere: "),
+        "{stderr}"
+    );
 }
