@@ -16,7 +16,8 @@
 //!   dropped unanswered, the process exits 0 before the SIGKILL, the
 //!   liveness probe never fails, and every acknowledged job is done once the
 //!   pod's data is served again (a restart on the same data directory, as a
-//!   new pod on the same volume).
+//!   new pod on the same volume). `a_rollout_under_load_on_tokio`: the
+//!   same with `service-tokio` in the container.
 //!
 //! Time is scaled: every duration of the manifest and of the App's flags
 //! (`--grace-ms`, `--pre-stop-ms`) is divided by [`SCALE`], so the test
@@ -257,7 +258,7 @@ fn send_job(addr: SocketAddr, payload: &str) -> Outcome {
 
 /// Starts the example with the pod's args, scaled, on the test's own
 /// addresses; returns it with its job and probe addresses.
-fn start_pod(pod: &Pod, data: &Path) -> (Process, SocketAddr, SocketAddr) {
+fn start_pod(bin: &str, pod: &Pod, data: &Path) -> (Process, SocketAddr, SocketAddr) {
     for _ in 0..5 {
         let probe = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let mut args = pod.args.clone();
@@ -279,7 +280,7 @@ fn start_pod(pod: &Pod, data: &Path) -> (Process, SocketAddr, SocketAddr) {
             let at = args.iter().position(|a| a == flag).expect(flag);
             args[at + 1] = value;
         }
-        let mut command = Command::new(cargo_bin("steward-examples", "service"));
+        let mut command = Command::new(cargo_bin("steward-examples", bin));
         command
             .args(&args)
             .envs(pod.env.iter().cloned())
@@ -348,11 +349,22 @@ impl Prober {
 
 #[test]
 fn a_rollout_under_load() {
+    rollout("service");
+}
+
+/// The same manifest with the tokio build of the example.
+#[test]
+fn a_rollout_under_load_on_tokio() {
+    rollout("service-tokio");
+}
+
+fn rollout(bin: &str) {
     let pod = Pod::read();
     let grace_period = pod.grace_period / SCALE;
-    let data = DataDir(std::env::temp_dir().join(format!("steward-k8s-{}", std::process::id())));
+    let data =
+        DataDir(std::env::temp_dir().join(format!("steward-k8s-{bin}-{}", std::process::id())));
     let _ = std::fs::remove_dir_all(&data.0);
-    let (mut process, listen, probe_addr) = start_pod(&pod, &data.0);
+    let (mut process, listen, probe_addr) = start_pod(bin, &pod, &data.0);
     let t0 = Instant::now();
 
     // The startup probe, until it passes (liveness and readiness wait for it).
@@ -451,7 +463,7 @@ fn a_rollout_under_load() {
         .map(|at| at.saturating_duration_since(term));
     let (acked, failed) = (acked.into_inner().unwrap(), failed.into_inner().unwrap());
     eprintln!(
-        "kubelet: startup probe passed after {:?}; {} requests routed, {} acked, {} failed; endpoints removed {:?} after SIGTERM; \
+        "kubelet ({bin}): startup probe passed after {:?}; {} requests routed, {} acked, {} failed; endpoints removed {:?} after SIGTERM; \
          exit after {:?} (SIGKILL at {:?}); {} client turns unrouted",
         started_after,
         sent.load(Ordering::SeqCst),
@@ -484,7 +496,7 @@ fn a_rollout_under_load() {
     assert!(!acked.is_empty(), "jobs were sent");
 
     // No acknowledged job lost: the next pod on the same volume does the rest.
-    let (mut process, _, _) = start_pod(&pod, &data.0);
+    let (mut process, _, _) = start_pod(bin, &pod, &data.0);
     let done_log = data.0.join("done.log");
     let until = Instant::now() + DEADLINE;
     loop {
