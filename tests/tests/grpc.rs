@@ -3,7 +3,7 @@
 //!
 //! - `check_and_watch_follow_readiness_and_the_drain` (in process, tokio):
 //!   `Check` on `""`, on a check's name and on an unknown name
-//!   (`NOT_FOUND`); `Watch` on an unknown name streams `SERVICE_UNKNOWN`,
+//!   (`NOT_FOUND`), a degraded check still serving; `Watch` on an unknown name streams `SERVICE_UNKNOWN`,
 //!   stays open and follows the check once it is registered; `Watch` on
 //!   `""` follows a readiness check, turns `NOT_SERVING` at
 //!   `Shutdown::trigger` (pushed by the phase change: the re-check interval
@@ -130,6 +130,14 @@ async fn check_and_watch_follow_readiness_and_the_drain() {
         check(&mut client, "shutdown").await,
         Ok(ServingStatus::Serving)
     );
+
+    // A degraded check still serves, by name and as a whole.
+    let degraded = || async { steward_core::health::Status::Degraded };
+    health
+        .register(Check::new("warm", degraded).ready().inline(Duration::ZERO))
+        .unwrap();
+    assert_eq!(check(&mut client, "warm").await, Ok(ServingStatus::Serving));
+    assert_eq!(check(&mut client, "").await, Ok(ServingStatus::Serving));
 
     // An unknown service: SERVICE_UNKNOWN, the stream stays open, and it
     // follows the service once a check of that name appears.
