@@ -3,8 +3,9 @@
 //!
 //! - `check_and_watch_follow_readiness_and_the_drain` (in process, tokio):
 //!   `Check` on `""`, on a check's name and on an unknown name
-//!   (`NOT_FOUND`), a degraded check still serving; `Watch` on an unknown name streams `SERVICE_UNKNOWN`,
-//!   stays open and follows the check once it is registered; `Watch` on
+//!   (`NOT_FOUND`), a degraded check still serving; `Watch` on an unknown
+//!   name streams `SERVICE_UNKNOWN`, stays open and follows the check once
+//!   it is registered; `Watch` on
 //!   `""` follows a readiness check, turns `NOT_SERVING` at
 //!   `Shutdown::trigger` (pushed by the phase change: the re-check interval
 //!   is an hour), and ends when the server stops.
