@@ -16,12 +16,28 @@
 //! `startup` and `shutdown` (as Kubernetes' apiserver lists `shutdown`);
 //! they can be asked for alone (`/readyz/shutdown`) but not excluded, and no
 //! registered check may take their names.
+//!
+//! [`Probes::phase_changed`] waits for the phase to move on (the systemd
+//! notifier and the gRPC health service follow the phase with it).
+//!
+//! # Invariants
+//!
+//! The phase is raised (`fetch_max`) before the `changed` event is notified;
+//! a waiter listens, then reads the phase again, then waits: no change is
+//! missed.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::SystemTime;
 
+use event_listener::{Event, EventListener};
+use pin_project_lite::pin_project;
+
 use crate::health::{CheckResult, Health, Report, ReportFuture, Select, Status, LIVE, READY};
+use crate::shutdown::TriggeredOwned;
 use crate::sync::{AtomicUsize, Ordering};
 use crate::Shutdown;
 
@@ -154,6 +170,8 @@ struct Inner {
     shutdown: Shutdown,
     /// The `Phase` as a number; only ever raised (`fetch_max`).
     phase: AtomicUsize,
+    /// Notified (all listeners) after the phase is raised.
+    changed: Event,
 }
 
 impl Probes {
@@ -170,6 +188,7 @@ impl Probes {
                 health,
                 shutdown,
                 phase: AtomicUsize::new(Phase::Starting as usize),
+                changed: Event::new(),
             }),
         }
     }
@@ -241,11 +260,49 @@ impl Probes {
         // Relaxed: as in `phase`.
         let from = Phase::from_usize(self.inner.phase.fetch_max(to as usize, Ordering::Relaxed));
         if from < to {
+            self.inner.changed.notify(usize::MAX);
             tracing::info!(
                 from = from.as_str(),
                 to = to.as_str(),
                 "service phase changed"
             );
+        }
+    }
+
+    /// Waits until the phase is past `seen`, and returns the new phase.
+    ///
+    /// Ready at once when it is past `seen` already; a trigger of the
+    /// [`Shutdown`] given to [`Probes::new`] counts as the move to
+    /// [`Phase::Draining`]. Never ready when `seen` is
+    /// [`Phase::Draining`] (the last phase).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future unregisters its listeners; the
+    /// phase is state, so a new call with the phase last seen misses nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "test-util")] {
+    /// use steward_core::probes::{Phase, Probes};
+    /// use steward_core::{Reason, Shutdown};
+    ///
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let shutdown = Shutdown::new();
+    /// let probes = Probes::new(steward_core::health::Health::new(rt.handle()), shutdown.clone());
+    /// probes.set_running();
+    /// assert_eq!(rt.block_on(probes.phase_changed(Phase::Starting)), Phase::Running);
+    /// shutdown.trigger(Reason::Requested);
+    /// assert_eq!(rt.block_on(probes.phase_changed(Phase::Running)), Phase::Draining);
+    /// # }
+    /// ```
+    pub fn phase_changed(&self, seen: Phase) -> PhaseChanged {
+        PhaseChanged {
+            probes: self.clone(),
+            seen,
+            listener: None,
+            triggered: self.inner.shutdown.clone().triggered_owned(),
         }
     }
 
@@ -374,6 +431,57 @@ impl Probes {
     }
 }
 
+pin_project! {
+    /// Future returned by [`Probes::phase_changed`].
+    ///
+    /// # Examples
+    ///
+    /// See [`Probes::phase_changed`].
+    #[must_use = "futures do nothing unless you .await or poll them"]
+    pub struct PhaseChanged {
+        probes: Probes,
+        seen: Phase,
+        listener: Option<EventListener>,
+        #[pin]
+        triggered: TriggeredOwned,
+    }
+}
+
+impl Future for PhaseChanged {
+    type Output = Phase;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Phase> {
+        let mut this = self.project();
+        loop {
+            let now = this.probes.phase();
+            if now > *this.seen {
+                return Poll::Ready(now);
+            }
+            if *this.seen < Phase::Draining && this.triggered.as_mut().poll(cx).is_ready() {
+                // `phase` reads the trigger and raises the phase to draining.
+                return Poll::Ready(this.probes.phase());
+            }
+            match this.listener.as_mut() {
+                // Listen, then read the phase again: a raise between the
+                // first read and `listen` is seen by the second read.
+                None => *this.listener = Some(this.probes.inner.changed.listen()),
+                Some(listener) => {
+                    std::task::ready!(Pin::new(listener).poll(cx));
+                    *this.listener = None;
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for PhaseChanged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PhaseChanged")
+            .field("seen", &self.seen)
+            .finish_non_exhaustive()
+    }
+}
+
 impl fmt::Debug for Probes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Relaxed: as in `phase`; read without raising (no logging from Debug).
@@ -384,5 +492,15 @@ impl fmt::Debug for Probes {
         f.debug_struct("Probes")
             .field("phase", &phase)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn handles_and_futures_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<super::Probes>();
+        assert_send_sync::<super::PhaseChanged>();
     }
 }

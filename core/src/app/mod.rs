@@ -29,6 +29,7 @@
 
 mod context;
 mod report;
+mod systemd;
 
 use std::error::Error;
 use std::fmt;
@@ -508,6 +509,7 @@ impl<P: Platform> Lifecycle<P> {
             tracing::info!(addr = %bound, "serving probes");
             cx.set_probe_addr(bound);
         }
+        systemd::start(&cx, self.grace, &server_stop);
         let report = platform.block_on(self.sequence(cx, signals, body));
         server_stop.trigger(Reason::Requested);
         Ok(report)
