@@ -87,8 +87,7 @@ fn main() -> ExitCode {
 
         // The journal, the workers, the listener: as in `service`.
         let jobs = Jobs::open(&cx, &options).await?;
-        let disk = Check::new("journal-disk", jobs.journal().clone());
-        cx.health().register(disk.ready())?;
+        jobs.register_checks(&cx)?;
         let _ = stats.set(jobs.clone());
         jobs.start_workers(options.workers, options.work)?;
         jobs.log_throughput(Duration::from_secs(10))?;

@@ -31,7 +31,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use smol::net::TcpListener;
-use steward_core::health::Check;
 use steward_examples::jobs::{self, Jobs, Options, UsageError};
 use steward_smol::App;
 
@@ -55,8 +54,7 @@ fn main() -> ExitCode {
 
         // 1. The journal: opened, its pending jobs queued again.
         let jobs = Jobs::open(&cx, &options).await?;
-        let disk = Check::new("journal-disk", jobs.journal().clone());
-        cx.health().register(disk.ready())?;
+        jobs.register_checks(&cx)?;
         // 2. The workers, and a periodic log of their throughput.
         jobs.start_workers(options.workers, options.work)?;
         jobs.log_throughput(Duration::from_secs(10))?;

@@ -69,6 +69,7 @@ mod connection;
 mod files;
 mod journal;
 mod options;
+mod queue;
 #[cfg(test)]
 mod tests;
 
@@ -78,19 +79,21 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_channel::{Receiver, Sender};
 use futures_lite::{AsyncRead, AsyncWrite};
-use steward_core::health::{Check, RegisterError, StallWatchdog};
+use steward_core::health::{Check, CheckOutcome, RegisterError, StallWatchdog};
 use steward_core::probes::Phase;
 use steward_core::runtime::RuntimeHandle;
 use steward_core::{
     Context, FirstRun, LifespanError, Periodic, Restart, Shutdown, StartError, Tasks,
 };
 
+use queue::{Connections, QueueCheck, Slot, Slots};
+
 pub use connection::{MAX_LINE, WRITE_TIMEOUT};
-pub use files::{DONE_FILE, JOURNAL_FILE};
+pub use files::{done_archive, DONE_FILE, JOURNAL_FILE, LOCK_FILE};
 pub use journal::{Journal, JournalError};
 pub use options::{Options, UsageError};
 
@@ -120,11 +123,23 @@ pub struct Jobs {
 
 struct Inner {
     journal: Journal,
-    queue: Sender<Job>,
-    next: Receiver<Job>,
+    queue: Sender<Queued>,
+    next: Receiver<Queued>,
+    /// The queue's bound: a job holds a slot from before it is journaled
+    /// until it is done.
+    slots: Arc<Slots>,
+    connections: Arc<Connections>,
+    options: Options,
     counts: Counts,
     tasks: Tasks,
     rt: RuntimeHandle,
+}
+
+/// A job in the queue and its slot (`None` for a job resumed past the
+/// capacity).
+struct Queued {
+    job: Job,
+    _slot: Option<Slot>,
 }
 
 #[derive(Default)]
@@ -138,9 +153,16 @@ impl Jobs {
     /// Opens the journal in `options.data` as the lifespan step `journal`
     /// (closed and fsynced at teardown), and queues the pending jobs it holds.
     ///
+    /// Also starts the periodic task `journal-retry`: while journal writes
+    /// fail, it tries a write every second, so that the journal recovers
+    /// once the disk takes writes again even when no client or worker
+    /// writes.
+    ///
     /// # Errors
     ///
-    /// The step's error: the directory or the files could not be opened.
+    /// The step's error: the directory is locked by another instance (the
+    /// message names it and that process's pid), or the directory or the
+    /// files could not be opened (the message names the path).
     ///
     /// # Cancel safety
     ///
@@ -151,13 +173,16 @@ impl Jobs {
     /// See [the module](self).
     pub async fn open(cx: &Context, options: &Options) -> Result<Jobs, LifespanError> {
         let (queue, next) = async_channel::unbounded();
-        let (resume, dir) = (queue.clone(), options.data.clone());
+        let slots = Slots::new(options.queue);
+        let (resume, dir, resume_slots) = (queue.clone(), options.data.clone(), slots.clone());
+        let compact_after = options.compact_after;
         let open = async move {
-            let (journal, pending) = Journal::open(dir.clone()).await?;
+            let (journal, pending) = Journal::open(dir.clone(), compact_after).await?;
             tracing::info!(dir = %dir.display(), pending = pending.len(), "journal open");
             for job in pending {
+                let _slot = resume_slots.try_acquire();
                 // Unbounded, and a receiver is held: never full nor closed.
-                let _ = resume.try_send(job);
+                let _ = resume.try_send(Queued { job, _slot });
             }
             Ok::<_, io::Error>(journal)
         };
@@ -171,10 +196,26 @@ impl Jobs {
                 journal,
                 queue,
                 next,
+                slots,
+                connections: Connections::new(options.max_connections),
+                options: options.clone(),
                 tasks: cx.tasks().clone(),
                 rt: cx.runtime().clone(),
             }),
         };
+        let journal = jobs.inner.journal.clone();
+        let retry = Periodic::new(Duration::from_secs(1));
+        let retried = cx.tasks().periodic("journal-retry", retry, move || {
+            let journal = journal.clone();
+            async move {
+                if journal.failing_since().is_some() {
+                    let _ = journal.probe().await; // logged by the journal
+                }
+            }
+        });
+        if let Err(e) = retried {
+            tracing::debug!(error = %e, "journal-retry not started: the service is stopping");
+        }
         Ok(jobs)
     }
 
@@ -208,14 +249,38 @@ impl Jobs {
     }
 
     async fn work(&self, stop: Shutdown, work: Duration) -> Result<(), JournalError> {
-        while let Some(Ok(job)) = stop.run_until_triggered(self.inner.next.recv()).await {
+        while let Some(Ok(queued)) = stop.run_until_triggered(self.inner.next.recv()).await {
             // The job in hand is finished even when the stop comes meanwhile.
             self.inner.rt.sleep(work).await;
-            self.inner.journal.complete(job).await?;
+            if !self.record_done(&stop, queued.job).await? {
+                return Ok(()); // stopped while the journal failed: still pending
+            }
             // Relaxed: a statistic; nothing is published through it.
             self.inner.counts.done.fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
+    }
+
+    /// Records `job` done, retrying while journal writes fail (a full disk
+    /// may get room again), with a backoff from 100 ms to 2 s. Returns
+    /// `false` when `stop` came first: then the job stays pending and is
+    /// done again after the restart.
+    async fn record_done(&self, stop: &Shutdown, job: Job) -> Result<bool, JournalError> {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.inner.journal.complete(job.clone()).await {
+                Ok(()) => return Ok(true),
+                Err(JournalError::Closed) => return Err(JournalError::Closed),
+                Err(e) => {
+                    tracing::warn!(id = job.id, error = %e, "recording a job done failed; retrying in {backoff:?}");
+                    let pause = self.inner.rt.sleep(backoff);
+                    if stop.run_until_triggered(pause).await.is_none() {
+                        return Ok(false);
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
     }
 
     /// Starts the periodic task `throughput`, which logs every `every` how
@@ -252,6 +317,13 @@ impl Jobs {
     /// task of the registry. `accept` is the runtime's listener's accept
     /// (`|| listener.accept()`): the one runtime-specific piece.
     ///
+    /// At most [`Options::max_connections`] clients are served at once.
+    /// With all slots taken, the client idle the longest (waiting for its
+    /// next line) is closed to make room for the next; when none is idle,
+    /// nothing is accepted until a client leaves (the kernel's backlog
+    /// holds the new ones). A client that sends no whole line within
+    /// [`Options::idle`] is closed.
+    ///
     /// An accept error (out of file descriptors, say) is logged and retried
     /// after a pause rather than ending the listener.
     ///
@@ -279,10 +351,19 @@ impl Jobs {
         Fut: Future<Output = io::Result<(S, SocketAddr)>>,
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        while let Some(accepted) = stop.run_until_triggered(accept()).await {
+        let connections = &self.inner.connections;
+        loop {
+            let next = async { (connections.slot().await, accept().await) };
+            let Some((permit, accepted)) = stop.run_until_triggered(next).await else {
+                return;
+            };
             match accepted {
                 Ok((stream, peer)) => {
-                    if self.connect(stream, peer, stop.clone()).is_err() {
+                    let evict = stop.child();
+                    let slot = connections.register(permit, evict.clone());
+                    let jobs = self.clone();
+                    let serve = connection::serve(jobs, stream, peer, (stop.clone(), evict), slot);
+                    if self.inner.tasks.spawn(serve).is_err() {
                         return; // the registry closed: the service is stopping
                     }
                 }
@@ -295,41 +376,16 @@ impl Jobs {
         }
     }
 
-    /// Serves one client as a task of the registry until it hangs up or
-    /// `stop` is triggered.
-    ///
-    /// # Errors
-    ///
-    /// When the registry is closed; the stream is dropped.
-    ///
-    /// # Examples
-    ///
-    /// The `service` example's listener (`examples/src/bin/service.rs`):
-    ///
-    /// ```no_run
-    /// # // no_run: it binds a port and waits for clients.
-    /// # async fn listener(cx: steward_core::Context, jobs: steward_examples::jobs::Jobs) -> std::io::Result<()> {
-    /// let listener = smol::net::TcpListener::bind("127.0.0.1:7070").await?;
-    /// cx.tasks().start("listener", move |stop| async move {
-    ///     jobs.serve(stop, || listener.accept()).await;
-    /// }).map_err(std::io::Error::other)?;
-    /// # Ok(()) }
-    /// ```
-    pub fn connect<S>(&self, stream: S, peer: SocketAddr, stop: Shutdown) -> Result<(), StartError>
-    where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        let jobs = self.clone();
-        self.inner
-            .tasks
-            .spawn(connection::serve(jobs, stream, peer, stop))
-    }
-
     /// Records new jobs in the journal, queues them, and returns their ids.
     ///
+    /// Each job first waits for a slot in the bounded queue
+    /// ([`Options::queue`]); jobs are journaled in groups of at most the
+    /// queue's capacity.
+    ///
     /// # Errors
     ///
-    /// When the journal could not record them: none is queued.
+    /// When the journal could not record a group: none of it is queued
+    /// (the groups before it are).
     ///
     /// # Cancel safety
     ///
@@ -340,15 +396,90 @@ impl Jobs {
     ///
     /// See [the module](self).
     pub async fn submit(&self, payloads: Vec<String>) -> Result<Vec<u64>, JournalError> {
+        let mut ids = Vec::with_capacity(payloads.len());
+        let mut payloads = payloads.into_iter().peekable();
+        while payloads.peek().is_some() {
+            let group: Vec<String> = payloads.by_ref().take(self.inner.options.queue).collect();
+            let mut slots = Vec::with_capacity(group.len());
+            for _ in &group {
+                slots.push(self.inner.slots.acquire().await);
+            }
+            ids.extend(self.submit_with(group, slots).await?);
+        }
+        Ok(ids)
+    }
+
+    /// Records jobs that hold their queue slots already.
+    async fn submit_with(
+        &self,
+        payloads: Vec<String>,
+        slots: Vec<Slot>,
+    ) -> Result<Vec<u64>, JournalError> {
         let jobs = self.inner.journal.accept(payloads).await?;
         // Relaxed: a statistic.
         let n = jobs.len() as u64;
         self.inner.counts.accepted.fetch_add(n, Ordering::Relaxed);
         let ids = jobs.iter().map(|job| job.id).collect();
-        for job in jobs {
-            let _ = self.inner.queue.try_send(job); // unbounded, never closed
+        for (job, slot) in jobs.into_iter().zip(slots) {
+            let queued = Queued {
+                job,
+                _slot: Some(slot),
+            };
+            let _ = self.inner.queue.try_send(queued); // unbounded, never closed
         }
         Ok(ids)
+    }
+
+    /// Registers the job service's health checks:
+    ///
+    /// - `journal-disk` (ready, every 10 s): a probe file can be written
+    ///   and fsynced in the data directory;
+    /// - `journal` (ready, run at each probe): journal writes succeed; it
+    ///   fails at the first failed write and passes again at the first
+    ///   write that succeeds;
+    /// - `journal-progress` (live, run at each probe): journal writes have
+    ///   not been failing for [`Options::stuck`] or longer; past that the
+    ///   platform should restart the service;
+    /// - `queue` (ready, run at each probe): fails once the queue is full,
+    ///   passes again once at most half of it is taken.
+    ///
+    /// # Errors
+    ///
+    /// When a check of one of these names is registered already.
+    ///
+    /// # Examples
+    ///
+    /// See [the module](self).
+    pub fn register_checks(&self, cx: &Context) -> Result<(), RegisterError> {
+        let health = cx.health();
+        let journal = self.inner.journal.clone();
+        health.register(Check::new("journal-disk", journal.clone()).ready())?;
+        let writes = journal.clone();
+        let check = move || {
+            let failing = writes.failing_since();
+            async move {
+                match failing {
+                    None => CheckOutcome::healthy(),
+                    Some((since, e)) => CheckOutcome::unhealthy(format!(
+                        "failing for {:.1} s: {e}",
+                        since.elapsed().as_secs_f64()
+                    )),
+                }
+            }
+        };
+        health.register(Check::new("journal", check).ready().inline(Duration::ZERO))?;
+        let stuck = self.inner.options.stuck;
+        let check = move || {
+            let failing = journal.failing_since();
+            async move { progress(failing, stuck) }
+        };
+        health.register(
+            Check::new("journal-progress", check)
+                .live()
+                .inline(Duration::ZERO),
+        )?;
+        let queue = QueueCheck(self.inner.slots.clone());
+        health.register(Check::new("queue", queue).ready().inline(Duration::ZERO))
     }
 
     /// The counts since this process started, and the queue's length now.
@@ -366,6 +497,7 @@ impl Jobs {
             done: counts.done.load(Ordering::Relaxed),
             queued: self.inner.next.len() as u64,
             syncs: self.inner.journal.syncs(),
+            connections: self.inner.connections.len() as u64,
         }
     }
 
@@ -381,6 +513,14 @@ impl Jobs {
 
     pub(crate) fn runtime(&self) -> &RuntimeHandle {
         &self.inner.rt
+    }
+
+    pub(crate) fn options(&self) -> &Options {
+        &self.inner.options
+    }
+
+    fn slots(&self) -> &Arc<Slots> {
+        &self.inner.slots
     }
 }
 
@@ -399,10 +539,10 @@ impl fmt::Debug for Jobs {
 /// ```
 /// use steward_examples::jobs::Stats;
 ///
-/// let stats = Stats { resumed: 2, accepted: 10, done: 9, queued: 3, syncs: 4 };
+/// let stats = Stats { resumed: 2, accepted: 10, done: 9, queued: 3, syncs: 4, connections: 1 };
 /// assert_eq!(
 ///     stats.to_json(),
-///     r#"{"resumed":2,"accepted":10,"done":9,"queued":3,"journal_fsyncs":4}"#
+///     r#"{"resumed":2,"accepted":10,"done":9,"queued":3,"journal_fsyncs":4,"connections":1}"#
 /// );
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -417,6 +557,8 @@ pub struct Stats {
     pub queued: u64,
     /// The fsyncs that recorded the accepted jobs ([`Journal::syncs`]).
     pub syncs: u64,
+    /// Job clients connected now.
+    pub connections: u64,
 }
 
 impl Stats {
@@ -428,9 +570,21 @@ impl Stats {
     #[must_use]
     pub fn to_json(&self) -> String {
         format!(
-            r#"{{"resumed":{},"accepted":{},"done":{},"queued":{},"journal_fsyncs":{}}}"#,
-            self.resumed, self.accepted, self.done, self.queued, self.syncs
+            r#"{{"resumed":{},"accepted":{},"done":{},"queued":{},"journal_fsyncs":{},"connections":{}}}"#,
+            self.resumed, self.accepted, self.done, self.queued, self.syncs, self.connections
         )
+    }
+}
+
+/// The liveness of the journal: unhealthy once writes have failed for
+/// `stuck` or longer.
+fn progress(failing: Option<(Instant, String)>, stuck: Duration) -> CheckOutcome {
+    match failing {
+        Some((since, e)) if since.elapsed() >= stuck => CheckOutcome::unhealthy(format!(
+            "no journal write has succeeded for {:.1} s (limit {stuck:?}): {e}",
+            since.elapsed().as_secs_f64()
+        )),
+        _ => CheckOutcome::healthy(),
     }
 }
 
