@@ -549,4 +549,124 @@ mod tests {
         assert!(err.to_string().contains("not a job"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    fn ids(jobs: &[Job]) -> Vec<u64> {
+        jobs.iter().map(|job| job.id).collect()
+    }
+
+    const JOURNAL: &str = "1 a\n2 b\n3 c\n4 d\n5 e\n6 f\n";
+    const DONE: &str = "1 a\n2 b\n5 e\n3 c\n";
+
+    #[test]
+    fn a_compaction_keeps_the_pending_jobs_and_the_next_id() {
+        let dir = temp_dir("compact");
+        write(&dir, JOURNAL_FILE, JOURNAL);
+        write(&dir, DONE_FILE, DONE);
+        let (mut files, pending) = Files::open(&dir).unwrap();
+        assert_eq!(ids(&pending), [4, 6]);
+        assert!(!files.compaction_due(5), "4 done, fewer than 5");
+        assert!(files.compaction_due(4));
+        assert_eq!(files.compact().unwrap(), (2, 4));
+        let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+        assert_eq!(read(JOURNAL_FILE), "# next 7\n4 d\n6 f\n");
+        assert_eq!(read(DONE_FILE), "");
+        assert_eq!(read(&done_archive(1)), DONE);
+        // The files go on from there: new jobs, done jobs, a second round.
+        let jobs = files.number(vec!["g".into()]);
+        files.append_accepted(&[&jobs[0]]).unwrap();
+        let done = [&pending[0], &pending[1], &jobs[0]];
+        files.append_done(&done).unwrap();
+        assert!(files.compaction_due(3));
+        assert_eq!(files.compact().unwrap(), (0, 3));
+        assert_eq!(read(JOURNAL_FILE), "# next 8\n");
+        assert_eq!(read(&done_archive(2)), "4 d\n6 f\n7 g\n");
+        drop(files);
+        // Nothing pending; ids go on, never reused.
+        let (mut files, pending) = Files::open(&dir).unwrap();
+        assert!(pending.is_empty());
+        assert_eq!(files.number(vec!["h".into()])[0].id, 8);
+        assert_eq!(files.next_archive, 3);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The states a crash can leave at each step of a compaction: each
+    /// opens with the same pending jobs and the same next id.
+    #[test]
+    fn a_crash_at_any_step_of_a_compaction_loses_and_repeats_nothing() {
+        let compacted = "# next 7\n4 d\n6 f\n";
+        let states: [(&str, &[(&str, &str)]); 4] = [
+            // Writing the new journal (torn), before its rename.
+            (
+                "tmp",
+                &[
+                    (JOURNAL_FILE, JOURNAL),
+                    (DONE_FILE, DONE),
+                    (COMPACT_FILE, "# next 7\n4 d\n6"),
+                ],
+            ),
+            // Renamed, done.log not yet archived.
+            ("renamed", &[(JOURNAL_FILE, compacted), (DONE_FILE, DONE)]),
+            // done.log archived, the new one not yet created.
+            (
+                "archived",
+                &[(JOURNAL_FILE, compacted), ("done-000001.log", DONE)],
+            ),
+            // Done.
+            (
+                "done",
+                &[
+                    (JOURNAL_FILE, compacted),
+                    ("done-000001.log", DONE),
+                    (DONE_FILE, ""),
+                ],
+            ),
+        ];
+        for (name, state) in states {
+            let dir = temp_dir(&format!("crash-{name}"));
+            for (file, text) in state {
+                write(&dir, file, text);
+            }
+            let (mut files, pending) = Files::open(&dir).unwrap();
+            assert_eq!(ids(&pending), [4, 6], "{name}");
+            assert_eq!(files.number(vec!["g".into()])[0].id, 7, "{name}");
+            assert!(!dir.join(COMPACT_FILE).exists(), "{name}");
+            // And the next compaction goes on from there.
+            files.append_done(&[&pending[0], &pending[1]]).unwrap();
+            files.compact().unwrap();
+            drop(files);
+            let (_, pending) = Files::open(&dir).unwrap();
+            assert!(pending.is_empty(), "{name}: {pending:?}");
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_second_open_of_a_locked_directory_fails_naming_it_and_the_holder() {
+        let dir = temp_dir("locked");
+        let (files, _) = Files::open(&dir).unwrap();
+        let err = Files::open(&dir).err().expect("the directory is locked");
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        let text = err.to_string();
+        assert!(text.contains(&dir.display().to_string()), "{text}");
+        assert!(text.contains(&format!("pid {}", std::process::id())), "{text}");
+        drop(files);
+        Files::open(&dir).expect("unlocked once the first is closed");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_path() {
+        let file = temp_dir("not-a-dir");
+        std::fs::write(&file, "a file, not a directory").unwrap();
+        let err = Files::open(&file.join("data")).err().unwrap();
+        assert!(err.to_string().contains(&file.display().to_string()), "{err}");
+        let dir = temp_dir("bad-path");
+        write(&dir, JOURNAL_FILE, "x\n");
+        let err = Files::open(&dir).err().unwrap();
+        let path = dir.join(JOURNAL_FILE).display().to_string();
+        assert!(err.to_string().contains(&path), "{err}");
+        std::fs::remove_file(&file).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
