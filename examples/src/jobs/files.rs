@@ -458,7 +458,10 @@ fn lock_dir(dir: &Path) -> io::Result<File> {
         file.seek(SeekFrom::Start(0))?;
         writeln!(file, "{}", std::process::id())
     };
-    write(&mut file).map_err(|e| at(&path, e))?;
+    if let Err(e) = write(&mut file) {
+        // A full disk: the lock holds all the same; only the pid is missing.
+        tracing::warn!(file = %path.display(), error = %e, "could not record the pid");
+    }
     Ok(file)
 }
 
