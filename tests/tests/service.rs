@@ -623,8 +623,7 @@ fn sigterm_at_random_moments_loses_no_job_and_does_none_twice(bin: &str, default
         );
         assert!(took < BUDGET, "{context}: exit took {took:?}: {exit:#?}");
 
-        let done =
-            read_done(dir.path(), Tail::Exited).unwrap_or_else(|e| panic!("{context}: {e}"));
+        let done = read_done(dir.path(), Tail::Exited).unwrap_or_else(|e| panic!("{context}: {e}"));
         check_done(&done, &ledger, dir.path()).unwrap_or_else(|e| panic!("{context}: {e}"));
     }
 
@@ -637,8 +636,7 @@ fn sigterm_at_random_moments_loses_no_job_and_does_none_twice(bin: &str, default
     exits.push(took);
     // Nothing done after the wait can have been acknowledged or lost: the
     // file read after the exit holds the same acknowledged jobs.
-    let after =
-        read_done(dir.path(), Tail::Exited).unwrap_or_else(|e| panic!("{context}: {e}"));
+    let after = read_done(dir.path(), Tail::Exited).unwrap_or_else(|e| panic!("{context}: {e}"));
     check_done(&after, &ledger, dir.path()).unwrap_or_else(|e| panic!("{context}: {e}"));
     assert!(
         after.starts_with(&done),
@@ -1032,7 +1030,10 @@ fn a_second_instance_on_one_directory_exits_at_once(bin: &str) {
     let mut second = spawn(bin, any_port, probe, dir.path(), 1, &[], None);
     let exit = second.wait_exit();
     let took = started.elapsed();
-    eprintln!("{bin}: the second instance exited with {:?} after {took:?}", exit.status.code());
+    eprintln!(
+        "{bin}: the second instance exited with {:?} after {took:?}",
+        exit.status.code()
+    );
     assert_eq!(exit.status.code(), Some(1), "{exit:#?}");
     assert!(took < Duration::from_secs(10), "took {took:?}: {exit:#?}");
     let stderr = exit.stderr.join("\n");
@@ -1069,7 +1070,12 @@ fn spawn_holder(addr: SocketAddr, count: usize, half_lines: usize) -> Process {
     let exe = std::env::current_exe().expect("the test binary");
     let mut command = Command::new(exe);
     command
-        .args(["--exact", "holder::hold_connections", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "holder::hold_connections",
+            "--ignored",
+            "--nocapture",
+        ])
         .env("STEWARD_HOLD", format!("{addr} {count} {half_lines}"));
     Process::start(&mut command).with_deadline(Duration::from_secs(180))
 }
@@ -1131,7 +1137,9 @@ fn idle_connections_never_exhaust_the_descriptors(bin: &str) {
         while !prober_stop.load(Ordering::Relaxed) {
             for path in ["/livez", "/readyz"] {
                 let sent = Instant::now();
-                let status = http_get(probe, path).map(|r| r.status).map_err(|e| e.kind());
+                let status = http_get(probe, path)
+                    .map(|r| r.status)
+                    .map_err(|e| e.kind());
                 answers.push((path, status, sent.elapsed()));
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -1163,7 +1171,11 @@ fn idle_connections_never_exhaust_the_descriptors(bin: &str) {
         holder.kill();
     }
     let (exit, _) = service.terminate();
-    let worst = answers.iter().map(|(_, _, took)| *took).max().unwrap_or_default();
+    let worst = answers
+        .iter()
+        .map(|(_, _, took)| *took)
+        .max()
+        .unwrap_or_default();
     eprintln!(
         "{bin}: {held} connections held, {failed} not made, in {connected_in:?}; {} probes, slowest {worst:?}; \
          RSS {base_kib} KiB before, peak {peak_kib} KiB",
@@ -1172,8 +1184,14 @@ fn idle_connections_never_exhaust_the_descriptors(bin: &str) {
     assert_eq!(exit.status.code(), Some(0), "{exit:#?}");
     assert_eq!(held + failed, 4 * HOLD_EACH);
     assert!(held >= 2 * HOLD_EACH, "only {held} connections made");
-    let bad: Vec<_> = answers.iter().filter(|(_, status, _)| *status != Ok(200)).collect();
-    assert!(bad.is_empty() && !answers.is_empty(), "probes failed: {bad:?}");
+    let bad: Vec<_> = answers
+        .iter()
+        .filter(|(_, status, _)| *status != Ok(200))
+        .collect();
+    assert!(
+        bad.is_empty() && !answers.is_empty(),
+        "probes failed: {bad:?}"
+    );
     assert!(worst < Duration::from_secs(5), "a probe took {worst:?}");
     let accept_failed: Vec<&String> = exit
         .stderr
@@ -1256,7 +1274,11 @@ fn a_flood_past_the_queue_bound_is_pushed_back(bin: &str) {
                 }
                 match written {
                     Ok(n) => rest = &rest[n..],
-                    Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) => {}
                     Err(e) => panic!("flood write: {e}"),
                 }
             }
@@ -1273,7 +1295,10 @@ fn a_flood_past_the_queue_bound_is_pushed_back(bin: &str) {
             if status == Some(503) {
                 break Instant::now();
             }
-            assert!(Instant::now() < until, "/readyz never failed during the flood");
+            assert!(
+                Instant::now() < until,
+                "/readyz never failed during the flood"
+            );
             std::thread::sleep(POLL_EVERY);
         }
     };
@@ -1285,7 +1310,10 @@ fn a_flood_past_the_queue_bound_is_pushed_back(bin: &str) {
         let done_now = read_done(dir.path(), Tail::Running).map_or(0, |d| d.len() as u64);
         let waiting = acked_now.saturating_sub(done_now);
         worst = worst.max(waiting);
-        assert!(waiting <= QUEUE, "{waiting} acknowledged and not done, queue {QUEUE}");
+        assert!(
+            waiting <= QUEUE,
+            "{waiting} acknowledged and not done, queue {QUEUE}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let still_not_ready = http_get(service.probe, "/readyz").map(|r| r.status).ok();
@@ -1302,9 +1330,20 @@ fn a_flood_past_the_queue_bound_is_pushed_back(bin: &str) {
     );
     // Of the 3 s and more of flood, the writes spent most blocked: TCP
     // pushed back. (A reader that kept up would leave them unblocked.)
-    assert!(blocked >= Duration::from_secs(1), "the client was pushed back for {blocked:?} only");
-    assert_eq!(still_not_ready, Some(503), "readiness came back while flooded");
-    assert_eq!(acks.len() as u64, sent, "every line sent was acknowledged once read");
+    assert!(
+        blocked >= Duration::from_secs(1),
+        "the client was pushed back for {blocked:?} only"
+    );
+    assert_eq!(
+        still_not_ready,
+        Some(503),
+        "readiness came back while flooded"
+    );
+    assert_eq!(
+        acks.len() as u64,
+        sent,
+        "every line sent was acknowledged once read"
+    );
     assert!(peak_kib < 128 * 1024, "peak RSS {peak_kib} KiB");
     let ledger = ledger_of(&acks);
     wait_until_done(&mut service, &dir, &ledger, bin);
@@ -1328,7 +1367,9 @@ fn kill9_at_random_moments_with_compaction_loses_no_job_and_does_none_twice(
             .map_or(1, |d| d.as_nanos() as u64)
     });
     let cycles = env_u64("STEWARD_SVCTEST_CYCLES").unwrap_or(default_cycles);
-    eprintln!("{bin}: kill -9: seed {seed} (replay with STEWARD_SVCTEST_SEED={seed}), {cycles} cycles");
+    eprintln!(
+        "{bin}: kill -9: seed {seed} (replay with STEWARD_SVCTEST_SEED={seed}), {cycles} cycles"
+    );
     let mut rng = Rng(seed);
     let dir = DataDir::new(&format!("{bin}-kill9"));
     let mut ledger = Ledger::default();
@@ -1379,7 +1420,8 @@ fn kill9_at_random_moments_with_compaction_loses_no_job_and_does_none_twice(
             .filter(|line| line.contains("journal compacted"))
             .count();
         // A torn last line is allowed: the kill may cut a write.
-        let done = read_done(dir.path(), Tail::Running).unwrap_or_else(|e| panic!("{context}: {e}"));
+        let done =
+            read_done(dir.path(), Tail::Running).unwrap_or_else(|e| panic!("{context}: {e}"));
         check_done(&done, &ledger, dir.path()).unwrap_or_else(|e| panic!("{context}: {e}"));
     }
     let context = format!("{bin}: kill -9: seed {seed}, last run");
@@ -1402,7 +1444,10 @@ fn kill9_at_random_moments_with_compaction_loses_no_job_and_does_none_twice(
     assert!(compactions > 0, "{context}: no compaction ran");
     // All done: at most the header and the lines completed since the last
     // compaction (fewer than 20, or it would have run), or twice that.
-    assert!(journal_lines <= 41, "{context}: journal.log has {journal_lines} lines");
+    assert!(
+        journal_lines <= 41,
+        "{context}: journal.log has {journal_lines} lines"
+    );
 }
 
 /// A small tmpfs mounted for one test (needs root); unmounted when dropped.
@@ -1420,17 +1465,46 @@ impl Tmpfs {
         status.success().then_some(Tmpfs(dir))
     }
 
-    /// Fills it: a file grown until the disk is full. Returns its path.
-    fn fill(&self) -> PathBuf {
+    /// Fills it: a file grown until the disk is full, and kept growing
+    /// every 20 ms (taking any block freed meanwhile, as other writers on a
+    /// full disk would) until the returned filler is emptied.
+    fn fill(&self) -> Filler {
         let path = self.0.path().join("filler");
         let mut file = std::fs::File::create(&path).unwrap();
         let chunk = vec![0u8; 4096];
-        loop {
+        let grow = move |file: &mut std::fs::File| loop {
             if let Err(e) = file.write_all(&chunk) {
                 assert!(e.raw_os_error() == Some(28), "filling: {e}"); // ENOSPC
-                return path;
+                return;
             }
-        }
+        };
+        grow(&mut file);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            // Relaxed: the flag only ends the loop.
+            while !stopped.load(Ordering::Relaxed) {
+                grow(&mut file);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        Filler { path, stop, thread }
+    }
+}
+
+/// The file that keeps a [`Tmpfs`] full.
+struct Filler {
+    path: PathBuf,
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl Filler {
+    /// Stops growing it and removes it: the disk has room again.
+    fn empty(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("the filler thread");
+        std::fs::remove_file(&self.path).unwrap();
     }
 }
 
@@ -1452,21 +1526,37 @@ fn a_full_disk_fails_readiness_then_liveness_then_recovers(bin: &str) {
     };
     let data = DataDir(disk.0.path().join("data"));
     let flags = ["--stuck-ms", "3000", "--workers", "1"];
-    let mut service = start(bin, data.path(), 100, &flags);
+    let mut service = start(bin, data.path(), 10, &flags);
     service.probe_until("/readyz", 200);
     let mut acked = send_jobs(service.listen, "before", 10);
+    // Nothing left to write but the probes: the disk stays full.
+    wait_until_done(&mut service, &data, &ledger_of(&acked), bin);
 
+    // The journal's last block may have room for a few lines yet.
     let filler = disk.fill();
-    let answer = send_line(service.listen, "during");
-    let refused = Instant::now();
-    assert_eq!(answer, "err journal unavailable");
+    let mut refused = None;
+    for n in 0..64 {
+        let payload = format!("during-{n}-{}", "x".repeat(1000));
+        let answer = send_line(service.listen, &payload);
+        if answer == "err journal unavailable" {
+            refused = Some(Instant::now());
+            break;
+        }
+        let id = answer.strip_prefix("ok ").and_then(|id| id.parse().ok());
+        let id = id.unwrap_or_else(|| panic!("expected `ok <id>` or the refusal, got `{answer}`"));
+        acked.insert(id, payload);
+    }
+    let refused = refused.expect("no job refused on a full disk");
     let ready = http_get(service.probe, "/readyz").unwrap().status;
     assert_eq!(ready, 503, "readiness after a failed write");
     service.probe_until("/livez", 503);
     let unlive_after = refused.elapsed();
-    assert!(unlive_after >= Duration::from_secs(2), "liveness failed after {unlive_after:?}");
+    assert!(
+        unlive_after >= Duration::from_secs(2),
+        "liveness failed after {unlive_after:?}"
+    );
 
-    std::fs::remove_file(&filler).unwrap();
+    filler.empty();
     let freed = Instant::now();
     service.probe_until("/livez", 200);
     service.probe_until("/readyz", 200);
@@ -1485,7 +1575,7 @@ fn a_full_disk_fails_readiness_then_liveness_then_recovers(bin: &str) {
         assert_eq!(status, 503, "ready on a full disk");
         std::thread::sleep(Duration::from_millis(100));
     }
-    std::fs::remove_file(&filler).unwrap();
+    filler.empty();
     service.probe_until("/readyz", 200);
     acked.extend(send_jobs(service.listen, "restarted", 5));
     let ledger = ledger_of(&acked);
@@ -1519,7 +1609,9 @@ mod service {
 
     #[test]
     fn kill9_at_random_moments_with_compaction_loses_no_job_and_does_none_twice() {
-        super::kill9_at_random_moments_with_compaction_loses_no_job_and_does_none_twice("service", 30);
+        super::kill9_at_random_moments_with_compaction_loses_no_job_and_does_none_twice(
+            "service", 30,
+        );
     }
 
     #[test]
@@ -1573,7 +1665,10 @@ mod service_tokio {
 
     #[test]
     fn kill9_at_random_moments_with_compaction_loses_no_job_and_does_none_twice() {
-        super::kill9_at_random_moments_with_compaction_loses_no_job_and_does_none_twice("service-tokio", 15);
+        super::kill9_at_random_moments_with_compaction_loses_no_job_and_does_none_twice(
+            "service-tokio",
+            15,
+        );
     }
 
     #[test]

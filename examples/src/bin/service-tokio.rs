@@ -92,10 +92,7 @@ fn main() -> ExitCode {
         jobs.start_workers(options.workers, options.work)?;
         jobs.log_throughput(Duration::from_secs(10))?;
         let listen = async {
-            let addr = options.listen;
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("{addr}: {e}"))?;
+            let listener = TcpListener::from_std(jobs::bind(options.listen)?)?;
             let bound = listener.local_addr()?;
             cx.tasks().start("listener", move |stop| async move {
                 let accept = || async {

@@ -62,10 +62,7 @@ fn main() -> ExitCode {
         //    runs. A bind failure fails the startup, and the journal is closed.
         //    The accept task owns the socket: it closes when the task stops.
         let listen = async {
-            let addr = options.listen;
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("{addr}: {e}"))?;
+            let listener = TcpListener::try_from(jobs::bind(options.listen)?)?;
             let bound = listener.local_addr()?;
             cx.tasks().start("listener", move |stop| async move {
                 jobs.serve(stop, || listener.accept()).await;

@@ -139,6 +139,8 @@ pub(super) struct Files {
     next_id: u64,
     /// The number of the next `done-NNNNNN.log`.
     next_archive: u64,
+    /// Probes written: which probe file is next.
+    probes: u64,
     /// Held (locked) until the files are dropped.
     _lock: File,
 }
@@ -181,6 +183,7 @@ impl Files {
             done_ids,
             next_id,
             next_archive: next_archive(dir)?,
+            probes: 0,
             _lock: lock,
         };
         Ok((files, pending))
@@ -213,17 +216,44 @@ impl Files {
     /// Repairs the logs after a failed write, then writes and fsyncs the
     /// probe file: can the disk take a write now?
     pub(super) fn probe(&mut self) -> io::Result<()> {
+        let mut repaired_now = false;
         for log in [&mut self.journal, &mut self.done] {
+            repaired_now |= log.dirty;
             let repaired = log.repaired().map(|_| ());
             repaired.map_err(|e| at(&log.path, e))?;
         }
-        let path = self.dir.join(PROBE_FILE);
+        if repaired_now {
+            // Cutting a failed write frees the blocks it took: a probe now
+            // would succeed on them however full the disk is. The next
+            // probe tells.
+            let e = "a log was just repaired after a failed write; the next probe tells";
+            return Err(io::Error::other(e));
+        }
+        // Two files in turn, the older removed once the newer is written: a
+        // rewrite of one file would reuse the blocks its truncation freed,
+        // and succeed on a full disk.
+        // After a failure the same one is tried again: the other one holds
+        // its blocks.
+        let path = self.dir.join(format!("{PROBE_FILE}-{}", self.probes % 2));
+        let old = self
+            .dir
+            .join(format!("{PROBE_FILE}-{}", (self.probes + 1) % 2));
         let write = || {
             let mut file = File::create(&path)?;
             file.write_all(b"steward journal disk check\n")?;
             file.sync_data()
         };
-        write().map_err(|e| at(&path, e))
+        match write() {
+            Ok(()) => {
+                self.probes += 1;
+                let _ = std::fs::remove_file(&old);
+                Ok(())
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                Err(at(&path, e))
+            }
+        }
     }
 
     /// Whether a compaction is due: at least `after` jobs completed since
@@ -652,7 +682,10 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
         let text = err.to_string();
         assert!(text.contains(&dir.display().to_string()), "{text}");
-        assert!(text.contains(&format!("pid {}", std::process::id())), "{text}");
+        assert!(
+            text.contains(&format!("pid {}", std::process::id())),
+            "{text}"
+        );
         drop(files);
         Files::open(&dir).expect("unlocked once the first is closed");
         std::fs::remove_dir_all(&dir).unwrap();
@@ -663,7 +696,10 @@ mod tests {
         let file = temp_dir("not-a-dir");
         std::fs::write(&file, "a file, not a directory").unwrap();
         let err = Files::open(&file.join("data")).err().unwrap();
-        assert!(err.to_string().contains(&file.display().to_string()), "{err}");
+        assert!(
+            err.to_string().contains(&file.display().to_string()),
+            "{err}"
+        );
         let dir = temp_dir("bad-path");
         write(&dir, JOURNAL_FILE, "x\n");
         let err = Files::open(&dir).err().unwrap();

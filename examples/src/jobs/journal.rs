@@ -89,15 +89,17 @@ impl Status {
             .clone()
     }
 
-    /// Records the outcome of the writes of one commit.
-    fn record(&self, error: Option<&JournalError>) {
+    /// Records the outcome of the writes of one commit. Once failing, only
+    /// a probe clears it: a short write may still fit in the last block of
+    /// a log on a full disk, a probe takes a new block.
+    fn record(&self, error: Option<&JournalError>, probed: bool) {
         let mut failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
         match (error, failing.as_mut()) {
-            (None, Some(_)) => {
+            (None, Some(_)) if probed => {
                 tracing::info!("journal writes succeed again");
                 *failing = None;
             }
-            (None, None) => {}
+            (None, _) => {}
             (Some(e), Some((_, last))) => *last = e.to_string(),
             (Some(e), None) => *failing = Some((Instant::now(), e.to_string())),
         }
@@ -238,7 +240,10 @@ impl Journal {
     }
 
     /// Writes and fsyncs a probe file through the writer thread: the disk
-    /// takes writes, and the thread is not stuck.
+    /// takes writes (a new block), and the thread is not stuck. After a
+    /// failed write it first repairs the logs, and fails: cutting the
+    /// failed write freed blocks, so only the next probe tells. A probe
+    /// that succeeds ends [`Journal::failing_since`].
     ///
     /// # Errors
     ///
@@ -276,8 +281,9 @@ impl Journal {
         self.status.syncs.load(Ordering::Relaxed)
     }
 
-    /// Since when every write has failed, with the last error; `None` while
-    /// writes succeed (a probe counts as a write).
+    /// Since when writes have been failing, with the last error; `None`
+    /// while they succeed. From the first failed write until a probe (a
+    /// write of a new file: [`Journal::probe`]) succeeds.
     ///
     /// # Examples
     ///
@@ -390,7 +396,7 @@ fn commit(files: &mut Files, batch: Vec<Request>, status: &Status) {
     let failed = [&accepted_result, &done_result, &probe_result]
         .into_iter()
         .find_map(|result| result.as_ref().err());
-    status.record(failed);
+    status.record(failed, !probes.is_empty());
     // Answers last: a reply never comes before its fsync. A requester that
     // went away is no error.
     for (jobs, reply) in accepted {
@@ -499,6 +505,11 @@ mod tests {
             &status,
         );
         assert_eq!(later.try_recv().unwrap().unwrap(), [job(3, "c")]);
+        // Only a probe (a new block) ends the failure.
+        assert!(status.failing().is_some());
+        let (probe, probed) = async_channel::bounded(1);
+        commit(&mut files, vec![Request::Probe(probe)], &status);
+        probed.try_recv().unwrap().unwrap();
         assert!(
             status.failing().is_none(),
             "recovered; failing since {since:?}"

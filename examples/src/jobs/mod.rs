@@ -576,6 +576,39 @@ impl Stats {
     }
 }
 
+/// How many connections the kernel completes for the job listener before
+/// it accepts them. Its default (128 in Rust's standard library) fills in
+/// milliseconds when many clients connect at once; a client that finds it
+/// full waits a second for its SYN to be sent again.
+pub const BACKLOG: i32 = 1024;
+
+/// Binds the job listener on `addr` with a backlog of [`BACKLOG`],
+/// non-blocking, for the runtime to adopt (`TryFrom` on smol,
+/// `from_std` on tokio). Errors name the address.
+///
+/// # Errors
+///
+/// When the socket cannot be created or bound (the address is taken, say).
+///
+/// # Examples
+///
+/// ```
+/// let listener = steward_examples::jobs::bind("127.0.0.1:0".parse()?)?;
+/// let listener = smol::net::TcpListener::try_from(listener)?;
+/// assert_ne!(listener.local_addr()?.port(), 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let named = |e: io::Error| io::Error::new(e.kind(), format!("{addr}: {e}"));
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).map_err(named)?;
+    socket.set_reuse_address(true).map_err(named)?;
+    socket.bind(&addr.into()).map_err(named)?;
+    socket.listen(BACKLOG).map_err(named)?;
+    socket.set_nonblocking(true).map_err(named)?;
+    Ok(socket.into())
+}
+
 /// The liveness of the journal: unhealthy once writes have failed for
 /// `stuck` or longer.
 fn progress(failing: Option<(Instant, String)>, stuck: Duration) -> CheckOutcome {

@@ -112,6 +112,7 @@ impl HealthCheck for QueueCheck {
 /// listener waits.
 pub(super) struct Connections {
     semaphore: Arc<Semaphore>,
+    max: usize,
     table: Mutex<Table>,
 }
 
@@ -141,6 +142,7 @@ impl Connections {
     pub(super) fn new(max: usize) -> Arc<Connections> {
         Arc::new(Connections {
             semaphore: Arc::new(Semaphore::new(max)),
+            max,
             table: Mutex::new(Table::default()),
         })
     }
@@ -150,20 +152,29 @@ impl Connections {
     }
 
     /// A slot for the next client: at once when one is free; else after the
-    /// longest idle connection was told to close, or a busy one ended.
+    /// longest idle connections were told to close (a sixteenth of the
+    /// slots at once, so that a burst of clients is not served one eviction
+    /// at a time), or a busy one ended.
     pub(super) async fn slot(self: &Arc<Self>) -> SemaphoreGuardArc {
         if let Some(permit) = self.semaphore.try_acquire_arc() {
             return permit;
         }
         let oldest = {
             let table = self.table();
-            table
+            let mut idle: Vec<(u64, Shutdown)> = table
                 .live
                 .values()
+                .filter(|entry| !entry.evict.is_triggered())
                 .filter_map(|entry| Some((entry.idle?, entry.evict.clone())))
-                .min_by_key(|(idle, _)| *idle)
+                .collect();
+            let batch = (self.max / 16).max(1);
+            if idle.len() > batch {
+                idle.select_nth_unstable_by_key(batch, |(at, _)| *at);
+                idle.truncate(batch);
+            }
+            idle
         };
-        if let Some((_, evict)) = oldest {
+        for (_, evict) in oldest {
             evict.trigger(steward_core::Reason::Requested);
         }
         self.semaphore.acquire_arc().await
