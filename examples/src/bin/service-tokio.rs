@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! service-tokio [--listen ADDR] [--probe-addr ADDR] [--data DIR] [--work-ms N]
-//!               [--workers N] [--pre-stop-ms N] [--grace-ms N]
-//!               [--redis-url URL] [--postgres-url URL]
+//!               [--workers N] [--pre-stop-ms N] [--grace-ms N] [--queue N]
+//!               [--max-connections N] [--idle-ms N] [--compact-after N]
+//!               [--stuck-ms N] [--redis-url URL] [--postgres-url URL]
 //! ```
 //!
 //! The same jobs, protocol and files as `service` (see

@@ -2,14 +2,18 @@
 //!
 //! ```text
 //! service [--listen ADDR] [--probe-addr ADDR] [--data DIR] [--work-ms N]
-//!         [--workers N] [--pre-stop-ms N] [--grace-ms N]
+//!         [--workers N] [--pre-stop-ms N] [--grace-ms N] [--queue N]
+//!         [--max-connections N] [--idle-ms N] [--compact-after N] [--stuck-ms N]
 //! ```
 //!
 //! Clients send one job a line to `--listen` (default `127.0.0.1:7070`); each
 //! gets `ok <id>` once it is fsynced in `DIR/journal.log`. Workers do the
 //! jobs (`--work-ms` of simulated work each) and record each in
 //! `DIR/done.log` as `<id> <payload>`. Probes on `--probe-addr` (default
-//! `127.0.0.1:8080`): `journal-disk` (ready), `runtime` and `tasks` (live).
+//! `127.0.0.1:8080`): `journal-disk`, `journal` and `queue` (ready),
+//! `journal-progress`, `runtime` and `tasks` (live). The limits (a bounded
+//! queue, connections, idle clients, compaction, a full disk) are those of
+//! `steward_examples::jobs`; a second instance on the same `DIR` exits 1.
 //!
 //! On SIGTERM: readiness fails at once, the pre-stop delay passes, the
 //! listener stops, each worker finishes the job in hand, the journal is

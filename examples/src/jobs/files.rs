@@ -54,7 +54,13 @@ const COMPACT_FILE: &str = "journal.log.tmp";
 /// The first line of a compacted journal: `# next <id>`.
 const NEXT_HEADER: &str = "# next ";
 
-/// The name of the `n`th archived `done.log`.
+/// The name of the `n`th archived `done.log` (the first is 1).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(steward_examples::jobs::done_archive(3), "done-000003.log");
+/// ```
 #[must_use]
 pub fn done_archive(n: u64) -> String {
     format!("done-{n:06}.log")

@@ -8,19 +8,52 @@
 //! text; bytes that are not UTF-8 become U+FFFD, a CRLF ending counts as a
 //! newline). The service answers `ok <id>` once the job is durably in the
 //! journal (written and fsynced), in the order the lines came. A last line
-//! without its newline is not a job. A line longer than [`MAX_LINE`] closes
-//! the connection; so does a journal that failed, after `err journal
-//! unavailable`.
+//! without its newline is not a job. Before it closes a connection the
+//! service says why, on a line of its own: `err line longer than 65536
+//! bytes` ([`MAX_LINE`], not counting the line's ending), `err journal
+//! unavailable` (a write failed: the line was not taken; a later try may
+//! be), `err no line for 30s; closing` ([`Options::idle`]), `err connection
+//! limit reached; closing the longest idle` ([`Options::max_connections`]).
+//!
+//! # Limits
+//!
+//! - At most [`Options::queue`] jobs are acknowledged and not yet done. A
+//!   line waits for room before it is journaled, and meanwhile its
+//!   connection reads nothing more: TCP pushes back on the client. The
+//!   readiness check `queue` fails once the queue is full and passes again
+//!   at half of it.
+//! - At most [`Options::max_connections`] clients at once (by default at
+//!   most half the process's file descriptors); each holds at most one
+//!   line being read, [`MAX_LINE`] bytes. When all are taken, the client
+//!   idle the longest is closed to make room; a client that sends no whole
+//!   line for [`Options::idle`] is closed.
 //!
 //! # The files
 //!
-//! In the data directory: `journal.log`, one line `<id> <payload>` a job
-//! accepted, and `done.log`, one line `<id> <payload>` a job completed. The
-//! jobs in the first and not in the second are pending: on start they are
-//! queued again. So each acknowledged job ends up exactly once in
-//! `done.log`, whatever moment the service was stopped at, even by SIGKILL
-//! (then a job's work may run twice: once cut short before its line was
-//! written, once after the restart; its line is written once).
+//! In the data directory, locked by the process that serves it (a second
+//! one fails at once, naming the directory and the first one's pid):
+//! `journal.log`, one line `<id> <payload>` a job accepted, and `done.log`,
+//! one line `<id> <payload>` a job completed. The jobs in the first and not
+//! in the second are pending: on start they are queued again. So each
+//! acknowledged job ends up exactly once in the done logs, whatever moment
+//! the service was stopped at, even by SIGKILL (then a job's work may run
+//! twice: once cut short before its line was written, once after the
+//! restart; its line is written once).
+//!
+//! Once [`Options::compact_after`] jobs were completed and they make half
+//! the journal, the journal is rewritten with only the pending jobs and
+//! `done.log` is archived as `done-NNNNNN.log`, in an order that a crash
+//! at any moment cannot harm; so a start reads only the pending jobs and
+//! the few completed since ([`Journal::open`]).
+//!
+//! # Faults
+//!
+//! A failed write (a full disk) fails only its requests: the client gets
+//! `err journal unavailable`, a worker retries its done line with backoff.
+//! Readiness fails at once (the check `journal`), the journal tries a
+//! probe write every second, and the service is ready again at the first
+//! that succeeds. Writes failing for [`Options::stuck`] fail liveness (the
+//! check `journal-progress`), for the platform to restart the service.
 //!
 //! # The lifecycle
 //!
@@ -49,6 +82,7 @@
 //! let report = futures_lite::future::block_on(App::new().serve(rt, |cx| async move {
 //!     steward_examples::jobs::register_watchdog(&cx)?;
 //!     let jobs = Jobs::open(&cx, &options).await?;
+//!     jobs.register_checks(&cx)?;
 //!     jobs.start_workers(2, Duration::from_millis(5))?;
 //!     jobs.log_throughput(Duration::from_secs(10))?;
 //!     let ids = jobs.submit(vec!["resize photo 1".into(), "resize photo 2".into()]).await?;
