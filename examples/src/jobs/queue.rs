@@ -224,3 +224,56 @@ impl Drop for Connection {
         self.connections.table().live.remove(&self.id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_lite::future::block_on;
+    use steward_core::health::Status;
+
+    fn status(slots: &Arc<Slots>) -> Status {
+        block_on(QueueCheck(Arc::clone(slots)).check()).status()
+    }
+
+    #[test]
+    fn readiness_fails_when_full_and_returns_at_half() {
+        let slots = Slots::new(4);
+        let mut held: Vec<Slot> = (0..3).map(|_| slots.try_acquire().unwrap()).collect();
+        assert_eq!(status(&slots), Status::Healthy);
+        held.push(block_on(slots.acquire()));
+        assert!(slots.try_acquire().is_none(), "a bound of 4");
+        assert_eq!(status(&slots), Status::Unhealthy);
+        held.pop();
+        assert_eq!(slots.held(), 3);
+        assert_eq!(
+            status(&slots),
+            Status::Unhealthy,
+            "above the low-water mark"
+        );
+        held.pop();
+        assert_eq!(status(&slots), Status::Healthy, "at half");
+        held.push(slots.try_acquire().unwrap());
+        assert_eq!(status(&slots), Status::Healthy, "not full again yet");
+    }
+
+    #[test]
+    fn the_longest_idle_connection_is_evicted_for_a_new_one() {
+        let connections = Connections::new(2);
+        let (first, second) = (Shutdown::new(), Shutdown::new());
+        let a = connections.register(block_on(connections.slot()), first.clone());
+        let b = connections.register(block_on(connections.slot()), second.clone());
+        b.set_idle(true);
+        a.set_idle(true); // idle since later than b
+        assert_eq!(connections.len(), 2);
+        let third = std::thread::spawn({
+            let connections = Arc::clone(&connections);
+            move || drop(block_on(connections.slot()))
+        });
+        second.wait_blocking(); // b, the longest idle, is told to close
+        assert!(!first.is_triggered());
+        drop(b);
+        third.join().unwrap();
+        assert_eq!(connections.len(), 1);
+        drop(a);
+    }
+}

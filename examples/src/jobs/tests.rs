@@ -184,3 +184,52 @@ fn the_stop_closes_open_connections_and_leaves_queued_jobs_pending() {
     assert_eq!(acks, ["ok 6"]);
     std::fs::remove_dir_all(&options.data).unwrap();
 }
+
+#[test]
+fn an_idle_client_is_told_then_closed() {
+    let options = Options {
+        idle: Duration::from_millis(200),
+        ..options("idle")
+    };
+    let (report, seen) = run(&options, |addr, _| async move {
+        // One job, then half a line and silence.
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(b"one\nhalf a li").await.unwrap();
+        read_all(&mut stream).await
+    });
+    assert_eq!(report.exit_code(), 0, "{report}");
+    assert_eq!(seen, ["ok 1", "err no line for 200ms; closing"]);
+    std::fs::remove_dir_all(&options.data).unwrap();
+}
+
+#[test]
+fn past_the_connection_limit_the_longest_idle_client_makes_room() {
+    let options = Options {
+        max_connections: 2,
+        ..options("evict")
+    };
+    let (report, seen) = run(&options, |addr, _| async move {
+        let mut oldest = TcpStream::connect(addr).await.unwrap();
+        oldest.write_all(b"a\n").await.unwrap();
+        let mut ack = [0u8; 5];
+        oldest.read_exact(&mut ack).await.unwrap(); // served: now idle
+        let mut second = TcpStream::connect(addr).await.unwrap();
+        second.write_all(b"b\n").await.unwrap();
+        second.read_exact(&mut ack).await.unwrap();
+        // A third client: the oldest idle one is closed for it.
+        let third = talk(addr, b"c\n", true).await;
+        let mut seen = read_all(&mut oldest).await;
+        seen.extend(third);
+        drop(second);
+        seen
+    });
+    assert_eq!(report.exit_code(), 0, "{report}");
+    assert_eq!(
+        seen,
+        [
+            "err connection limit reached; closing the longest idle",
+            "ok 3"
+        ]
+    );
+    std::fs::remove_dir_all(&options.data).unwrap();
+}
