@@ -189,7 +189,9 @@ impl Files {
             done_ids,
             next_id,
             next_archive: next_archive(dir)?,
-            probes: 0,
+            // The next probe writes the file that is not there: rewriting
+            // the one left by the last run would reuse its blocks.
+            probes: u64::from(dir.join(format!("{PROBE_FILE}-0")).exists()),
             _lock: lock,
         };
         Ok((files, pending))

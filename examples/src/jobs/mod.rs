@@ -190,7 +190,7 @@ impl Jobs {
     /// Also starts the periodic task `journal-retry`: while journal writes
     /// fail, it tries a write every second, so that the journal recovers
     /// once the disk takes writes again even when no client or worker
-    /// writes.
+    /// writes; the first that succeeds runs every health check again.
     ///
     /// # Errors
     ///
@@ -237,13 +237,16 @@ impl Jobs {
                 rt: cx.runtime().clone(),
             }),
         };
-        let journal = jobs.inner.journal.clone();
+        let (journal, health) = (jobs.inner.journal.clone(), cx.health().clone());
         let retry = Periodic::new(Duration::from_secs(1));
         let retried = cx.tasks().periodic("journal-retry", retry, move || {
-            let journal = journal.clone();
+            let (journal, health) = (journal.clone(), health.clone());
             async move {
-                if journal.failing_since().is_some() {
-                    let _ = journal.probe().await; // logged by the journal
+                // A failure is logged by the journal. On success the checks
+                // run again at once: `journal-disk` would otherwise show its
+                // last failure until its next refresh.
+                if journal.failing_since().is_some() && journal.probe().await.is_ok() {
+                    health.refresh().await;
                 }
             }
         });
