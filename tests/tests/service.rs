@@ -15,6 +15,17 @@
 //! - `a_failing_resource_at_startup_exits_1_after_tearing_down_the_others`.
 //! - `probes_and_idle_exit`: the `?verbose` lines, the health+json
 //!   document, and the time an idle service takes to exit.
+//! - `a_second_instance_on_one_directory_exits_at_once`: exit 1 naming the
+//!   directory and the holder's pid; then every job done exactly once.
+//! - `idle_connections_never_exhaust_the_descriptors`: 20,000 idle
+//!   connections (helper processes of this binary, `holder`) against a
+//!   service under `ulimit -n 1024`: probes and jobs still answered.
+//! - `a_flood_past_the_queue_bound_is_pushed_back`: acks follow the work,
+//!   the client's writes block, readiness fails, memory stays flat.
+//! - `kill9_at_random_moments_with_compaction_loses_no_job_and_does_none_twice`:
+//!   SIGKILL cycles with a compaction every 20 jobs done (seeded as above).
+//! - `a_full_disk_fails_readiness_then_liveness_then_recovers`: a 2 MiB
+//!   tmpfs kept full (needs root to mount; skipped, saying so, without).
 //! - `service_tokio::readiness_follows_redis`: a Redis server of the test's
 //!   own, stopped and started again; `service_tokio::checks_redis_and_postgres`:
 //!   the shared servers of `.ci/services` (`REDIS_URL`, `POSTGRES_URL`).
