@@ -15,6 +15,17 @@
 //! - `a_failing_resource_at_startup_exits_1_after_tearing_down_the_others`.
 //! - `probes_and_idle_exit`: the `?verbose` lines, the health+json
 //!   document, and the time an idle service takes to exit.
+//! - `a_second_instance_on_one_directory_exits_at_once`: exit 1 naming the
+//!   directory and the holder's pid; then every job done exactly once.
+//! - `idle_connections_never_exhaust_the_descriptors`: 20,000 idle
+//!   connections (helper processes of this binary, `holder`) against a
+//!   service under `ulimit -n 1024`: probes and jobs still answered.
+//! - `a_flood_past_the_queue_bound_is_pushed_back`: acks follow the work,
+//!   the client's writes block, readiness fails, memory stays flat.
+//! - `kill9_at_random_moments_with_compaction_loses_no_job_and_does_none_twice`:
+//!   SIGKILL cycles with a compaction every 20 jobs done (seeded as above).
+//! - `a_full_disk_fails_readiness_then_liveness_then_recovers`: a 2 MiB
+//!   tmpfs kept full (needs root to mount; skipped, saying so, without).
 //! - `service_tokio::readiness_follows_redis`: a Redis server of the test's
 //!   own, stopped and started again; `service_tokio::checks_redis_and_postgres`:
 //!   the shared servers of `.ci/services` (`REDIS_URL`, `POSTGRES_URL`).
@@ -73,10 +84,6 @@ impl DataDir {
     fn path(&self) -> &Path {
         &self.0
     }
-
-    fn done_log(&self) -> PathBuf {
-        self.0.join("done.log")
-    }
 }
 
 impl Drop for DataDir {
@@ -104,11 +111,23 @@ struct Service {
 /// The pre-stop delay is 0 unless `extra` sets it, and the environment never
 /// says Kubernetes (where the App's default delay is 5 s).
 fn start(bin: &str, data: &Path, work_ms: u64, extra: &[&str]) -> Service {
+    start_limited(bin, data, work_ms, extra, None)
+}
+
+/// [`start`], with the soft limit on open files set to `nofile` for the
+/// service (`ulimit -n` in a shell that then execs it) when given.
+fn start_limited(
+    bin: &str,
+    data: &Path,
+    work_ms: u64,
+    extra: &[&str],
+    nofile: Option<u32>,
+) -> Service {
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut attempt = 1;
     loop {
         let probe = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let mut process = spawn(bin, any_port, probe, data, work_ms, extra);
+        let mut process = spawn(bin, any_port, probe, data, work_ms, extra, nofile);
         if let Some(line) = process.wait_for_line_or_end("listening on") {
             let listen = line
                 .rsplit(' ')
@@ -140,8 +159,18 @@ fn spawn(
     data: &Path,
     work_ms: u64,
     extra: &[&str],
+    nofile: Option<u32>,
 ) -> Process {
-    let mut command = Command::new(cargo_bin("steward-examples", bin));
+    let program = cargo_bin("steward-examples", bin);
+    let mut command = match nofile {
+        None => Command::new(program),
+        Some(n) => {
+            let mut sh = Command::new("sh");
+            let script = format!("ulimit -n {n} && exec \"$0\" \"$@\"");
+            sh.arg("-c").arg(script).arg(program);
+            sh
+        }
+    };
     command
         .arg("--listen")
         .arg(listen.to_string())
@@ -369,22 +398,57 @@ enum Tail {
     Running,
 }
 
-/// `DIR/done.log` read and checked: the id and payload of each line, in the
-/// file's order. `Err` names what is wrong: a torn (unterminated or
-/// malformed) line, or an id twice.
-fn read_done(path: &Path, tail: Tail) -> Result<Vec<(u64, String)>, String> {
-    let mut text = match std::fs::read_to_string(path) {
+/// The archived done logs of `dir` (`done-NNNNNN.log`, left by the
+/// journal's compactions), in order.
+fn done_archives(dir: &Path) -> Vec<PathBuf> {
+    let mut archives: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|path| {
+                    path.file_name()
+                        .and_then(|name| name.to_str())
+                        .is_some_and(|name| name.starts_with("done-") && name.ends_with(".log"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    archives.sort();
+    archives
+}
+
+/// Every job done in `dir`, read and checked: the archived done logs, then
+/// `done.log`, the id and payload of each line, in order. `Err` names what
+/// is wrong: a torn (unterminated or malformed) line, or an id twice.
+///
+/// The archives are listed before `done.log` is read, so a compaction
+/// meanwhile can only hide lines from this reading (a later one sees
+/// them), never show one twice.
+fn read_done(dir: &Path, tail: Tail) -> Result<Vec<(u64, String)>, String> {
+    let mut text = String::new();
+    for archive in done_archives(dir) {
+        let archived = std::fs::read_to_string(&archive)
+            .map_err(|err| format!("reading {}: {err}", archive.display()))?;
+        if !archived.is_empty() && !archived.ends_with('\n') {
+            return Err(format!("{}: torn last line", archive.display()));
+        }
+        text.push_str(&archived);
+    }
+    let path = dir.join("done.log");
+    let mut current = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(err) if err.kind() == io::ErrorKind::NotFound => String::new(),
         Err(err) => return Err(format!("reading {}: {err}", path.display())),
     };
-    if !text.is_empty() && !text.ends_with('\n') {
-        let last = text.lines().last().unwrap_or_default().to_owned();
+    if !current.is_empty() && !current.ends_with('\n') {
+        let last = current.lines().last().unwrap_or_default().to_owned();
         if tail == Tail::Exited {
             return Err(format!("torn last line (no newline): `{last}`"));
         }
-        text.truncate(text.len() - last.len());
+        current.truncate(current.len() - last.len());
     }
+    text.push_str(&current);
     let mut seen = HashMap::new();
     let mut lines = Vec::new();
     for (n, line) in text.lines().enumerate() {
@@ -405,11 +469,14 @@ fn read_done(path: &Path, tail: Tail) -> Result<Vec<(u64, String)>, String> {
 /// Checks `done` against what the clients know: each line's payload was
 /// sent by a client (so nothing done was never journaled: a job is
 /// journaled only once sent), and an acknowledged id carries the payload it
-/// was acknowledged for. When the journal is readable as `DIR/journal.log`
-/// (`<id> <payload>` lines), each done line must be in it, too.
+/// was acknowledged for. When the journal was never compacted (no archived
+/// done log) and is readable as `DIR/journal.log` (`<id> <payload>` lines),
+/// each done line must be in it, too.
 fn check_done(done: &[(u64, String)], ledger: &Ledger, dir: &Path) -> Result<(), String> {
+    let compacted = !done_archives(dir).is_empty();
     let journal: Option<HashMap<u64, String>> = std::fs::read_to_string(dir.join("journal.log"))
         .ok()
+        .filter(|_| !compacted)
         .map(|text| {
             // Whole lines only: the service may be writing the last one.
             text.split_inclusive('\n')
@@ -453,7 +520,7 @@ fn wait_until_done(
     let until = Instant::now() + Duration::from_secs(60);
     loop {
         let done =
-            read_done(&dir.done_log(), Tail::Running).unwrap_or_else(|e| panic!("{context}: {e}"));
+            read_done(dir.path(), Tail::Running).unwrap_or_else(|e| panic!("{context}: {e}"));
         check_done(&done, ledger, dir.path()).unwrap_or_else(|e| panic!("{context}: {e}"));
         let ids: HashSet<u64> = done.iter().map(|(id, _)| *id).collect();
         let missing: Vec<u64> = ledger
@@ -567,8 +634,7 @@ fn sigterm_at_random_moments_loses_no_job_and_does_none_twice(bin: &str, default
         );
         assert!(took < BUDGET, "{context}: exit took {took:?}: {exit:#?}");
 
-        let done =
-            read_done(&dir.done_log(), Tail::Exited).unwrap_or_else(|e| panic!("{context}: {e}"));
+        let done = read_done(dir.path(), Tail::Exited).unwrap_or_else(|e| panic!("{context}: {e}"));
         check_done(&done, &ledger, dir.path()).unwrap_or_else(|e| panic!("{context}: {e}"));
     }
 
@@ -581,8 +647,7 @@ fn sigterm_at_random_moments_loses_no_job_and_does_none_twice(bin: &str, default
     exits.push(took);
     // Nothing done after the wait can have been acknowledged or lost: the
     // file read after the exit holds the same acknowledged jobs.
-    let after =
-        read_done(&dir.done_log(), Tail::Exited).unwrap_or_else(|e| panic!("{context}: {e}"));
+    let after = read_done(dir.path(), Tail::Exited).unwrap_or_else(|e| panic!("{context}: {e}"));
     check_done(&after, &ledger, dir.path()).unwrap_or_else(|e| panic!("{context}: {e}"));
     assert!(
         after.starts_with(&done),
@@ -717,7 +782,7 @@ fn a_second_sigterm_during_a_slow_drain_exits_at_once_with_143(bin: &str) {
     eprintln!("{bin}: second SIGTERM to exit: {took:?}");
     assert_eq!(exit.status.code(), Some(143), "after {took:?}: {exit:#?}");
     assert!(took < Duration::from_secs(5), "exit took {took:?}");
-    let done = read_done(&dir.done_log(), Tail::Exited).unwrap_or_else(|e| panic!("{e}"));
+    let done = read_done(dir.path(), Tail::Exited).unwrap_or_else(|e| panic!("{e}"));
     check_done(&done, &ledger, dir.path()).unwrap_or_else(|e| panic!("{e}"));
 
     let mut service = start(bin, dir.path(), 1, &[]);
@@ -770,7 +835,7 @@ fn a_failing_resource_at_startup_exits_1_after_tearing_down_the_others(bin: &str
     let (exit, took) = (1..)
         .find_map(|attempt| {
             let probe = SocketAddr::from(([127, 0, 0, 1], free_port()));
-            let mut process = spawn(bin, listen, probe, dir.path(), 20, &[]);
+            let mut process = spawn(bin, listen, probe, dir.path(), 20, &[], None);
             let started = Instant::now();
             let exit = process.wait_exit();
             let took = started.elapsed();
@@ -915,8 +980,656 @@ fn probes_and_idle_exit(bin: &str) {
     );
 }
 
+// ------------------------------------------------------------------ faults
+
+/// A line of `/proc/<pid>/status` (`VmRSS`, `VmHWM`), in KiB.
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Sends one line on a new connection and returns the first line answered.
+fn send_line(addr: SocketAddr, line: &str) -> String {
+    let stream = TcpStream::connect(addr).expect("connecting to the job port");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    (&stream).write_all(format!("{line}\n").as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = BufReader::new(&stream).read_line(&mut answer);
+    answer.trim_end().to_owned()
+}
+
+/// The ledger of jobs acknowledged by [`send_jobs`].
+fn ledger_of(acked: &BTreeMap<u64, String>) -> Ledger {
+    let mut ledger = Ledger::default();
+    for (id, payload) in acked {
+        ledger.record(Event::Sent(payload.clone()), "ledger");
+        ledger.record(Event::Acked(*id, payload.clone()), "ledger");
+    }
+    ledger
+}
+
+/// Checks that every job of `ledger` is in `dir`'s done logs, once (read
+/// after the service exited).
+fn all_done_once(dir: &DataDir, ledger: &Ledger, context: &str) -> usize {
+    let done = read_done(dir.path(), Tail::Exited).unwrap_or_else(|e| panic!("{context}: {e}"));
+    check_done(&done, ledger, dir.path()).unwrap_or_else(|e| panic!("{context}: {e}"));
+    let done: HashMap<u64, String> = done.into_iter().collect();
+    for (id, payload) in &ledger.acked {
+        assert_eq!(done.get(id), Some(payload), "{context}: job {id}");
+    }
+    done.len()
+}
+
+/// A second instance on the data directory of a running one exits 1 at
+/// once, naming the directory and the first one's pid; the first goes on,
+/// and once it stopped the second starts and does what was left: every
+/// acknowledged job done exactly once.
+fn a_second_instance_on_one_directory_exits_at_once(bin: &str) {
+    let dir = DataDir::new(&format!("{bin}-two"));
+    let mut first = start(bin, dir.path(), 200, &["--workers", "1"]);
+    let mut acked = send_jobs(first.listen, "first", 10);
+
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    let probe = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let started = Instant::now();
+    let mut second = spawn(bin, any_port, probe, dir.path(), 1, &[], None);
+    let exit = second.wait_exit();
+    let took = started.elapsed();
+    eprintln!(
+        "{bin}: the second instance exited with {:?} after {took:?}",
+        exit.status.code()
+    );
+    assert_eq!(exit.status.code(), Some(1), "{exit:#?}");
+    assert!(took < Duration::from_secs(10), "took {took:?}: {exit:#?}");
+    let stderr = exit.stderr.join("\n");
+    let holder = format!("pid {}", first.process.id());
+    assert!(
+        stderr.contains(&dir.path().display().to_string()) && stderr.contains(&holder),
+        "the error names neither the directory nor {holder}: {stderr}"
+    );
+
+    // The first was not disturbed.
+    acked.extend(send_jobs(first.listen, "first-after", 10));
+    let (exit, _) = first.terminate();
+    assert_eq!(exit.status.code(), Some(0), "{exit:#?}");
+
+    let mut second = start(bin, dir.path(), 1, &[]);
+    acked.extend(send_jobs(second.listen, "second", 10));
+    let ledger = ledger_of(&acked);
+    wait_until_done(&mut second, &dir, &ledger, bin);
+    let (exit, _) = second.terminate();
+    assert_eq!(exit.status.code(), Some(0), "{exit:#?}");
+    let done = all_done_once(&dir, &ledger, bin);
+    assert_eq!(done, 30, "{bin}: 30 acknowledged, {done} done");
+}
+
+/// How many connections each holder process opens: the test process's own
+/// descriptor limit (and that of the other tests running beside it) stays
+/// clear of them.
+const HOLD_EACH: usize = 5_000;
+
+/// Starts a process that opens `count` connections to `addr` (sending half
+/// a line of 60 KiB on the first `half_lines`), then holds them until
+/// killed: this test binary itself, running [`holder::hold_connections`].
+fn spawn_holder(addr: SocketAddr, count: usize, half_lines: usize) -> Process {
+    let exe = std::env::current_exe().expect("the test binary");
+    let mut command = Command::new(exe);
+    command
+        .args([
+            "--exact",
+            "holder::hold_connections",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("STEWARD_HOLD", format!("{addr} {count} {half_lines}"));
+    Process::start(&mut command).with_deadline(Duration::from_secs(180))
+}
+
+/// The helper process of [`spawn_holder`].
+mod holder {
+    use std::io::Write;
+    use std::net::{SocketAddr, TcpStream};
+    use std::time::Duration;
+
+    /// Not a test: the body of a helper process, run by [`super::spawn_holder`]
+    /// with `STEWARD_HOLD` set (`<addr> <count> <half lines>`).
+    #[test]
+    #[ignore = "a helper process of idle_connections_never_exhaust_the_descriptors"]
+    fn hold_connections() {
+        let Ok(spec) = std::env::var("STEWARD_HOLD") else {
+            return;
+        };
+        let parts: Vec<&str> = spec.split(' ').collect();
+        let addr: SocketAddr = parts[0].parse().unwrap();
+        let count: usize = parts[1].parse().unwrap();
+        let half_lines: usize = parts[2].parse().unwrap();
+        let half_line = vec![b'x'; 60 * 1024];
+        let (mut held, mut failed) = (Vec::with_capacity(count), 0);
+        for n in 0..count {
+            match TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
+                Ok(stream) => {
+                    if n < half_lines {
+                        let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+                        let _ = (&stream).write_all(&half_line);
+                    }
+                    held.push(stream);
+                }
+                Err(_) => failed += 1,
+            }
+        }
+        println!("held {} failed {failed}", held.len());
+        std::thread::sleep(Duration::from_secs(150));
+    }
+}
+
+/// 20,000 idle connections (4 processes of 5,000; 3,000 of them with half a
+/// line of 60 KiB) against a service whose descriptor limit is 1024
+/// (`ulimit -n`): while they connect and after, fresh probes answer 200
+/// and a new client's jobs are acknowledged; no accept fails; the peak
+/// resident memory stays bounded.
+fn idle_connections_never_exhaust_the_descriptors(bin: &str) {
+    let dir = DataDir::new(&format!("{bin}-idle"));
+    let mut service = start_limited(bin, dir.path(), 1, &[], Some(1024));
+    service.probe_until("/readyz", 200);
+    let pid = service.process.id();
+    let base_kib = proc_status_kib(pid, "VmRSS");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (probe, prober_stop) = (service.probe, Arc::clone(&stop));
+    let prober = std::thread::spawn(move || {
+        let mut answers = Vec::new();
+        // Relaxed: the flag only ends the loop.
+        while !prober_stop.load(Ordering::Relaxed) {
+            for path in ["/livez", "/readyz"] {
+                let sent = Instant::now();
+                let status = http_get(probe, path)
+                    .map(|r| r.status)
+                    .map_err(|e| e.kind());
+                answers.push((path, status, sent.elapsed()));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        answers
+    });
+    let started = Instant::now();
+    let mut holders: Vec<Process> = (0..4)
+        .map(|n| spawn_holder(service.listen, HOLD_EACH, if n < 3 { 1000 } else { 0 }))
+        .collect();
+    let (mut held, mut failed) = (0, 0);
+    for holder in &mut holders {
+        let line = holder.wait_for_line("held ");
+        let counts: Vec<usize> = line
+            .split(' ')
+            .filter_map(|word| word.parse().ok())
+            .collect();
+        held += counts[0];
+        failed += counts[1];
+    }
+    let connected_in = started.elapsed();
+    // With every descriptor of the flood still held by the clients: a new
+    // client's jobs, and the probes.
+    let acked = send_jobs(service.listen, "among-idle", 20);
+    stop.store(true, Ordering::Relaxed);
+    let answers = prober.join().unwrap();
+    let peak_kib = proc_status_kib(pid, "VmHWM");
+    for holder in &mut holders {
+        holder.kill();
+    }
+    let (exit, _) = service.terminate();
+    let worst = answers
+        .iter()
+        .map(|(_, _, took)| *took)
+        .max()
+        .unwrap_or_default();
+    eprintln!(
+        "{bin}: {held} connections held, {failed} not made, in {connected_in:?}; {} probes, slowest {worst:?}; \
+         RSS {base_kib} KiB before, peak {peak_kib} KiB",
+        answers.len()
+    );
+    assert_eq!(exit.status.code(), Some(0), "{exit:#?}");
+    assert_eq!(held + failed, 4 * HOLD_EACH);
+    assert!(held >= 2 * HOLD_EACH, "only {held} connections made");
+    let bad: Vec<_> = answers
+        .iter()
+        .filter(|(_, status, _)| *status != Ok(200))
+        .collect();
+    assert!(
+        bad.is_empty() && !answers.is_empty(),
+        "probes failed: {bad:?}"
+    );
+    assert!(worst < Duration::from_secs(5), "a probe took {worst:?}");
+    let accept_failed: Vec<&String> = exit
+        .stderr
+        .iter()
+        .filter(|line| line.contains("accept failed"))
+        .collect();
+    assert!(accept_failed.is_empty(), "{accept_failed:?}");
+    // At most 512 connections (half the limit), each with at most one line
+    // of 64 KiB and its buffers: well under 256 MiB.
+    assert!(peak_kib < 256 * 1024, "peak RSS {peak_kib} KiB");
+    drop(service);
+    let done_dir = &dir;
+    let ledger = ledger_of(&acked);
+    let mut last = start(bin, done_dir.path(), 1, &[]);
+    wait_until_done(&mut last, done_dir, &ledger, bin);
+    let (exit, _) = last.terminate();
+    assert_eq!(exit.status.code(), Some(0), "{exit:#?}");
+    all_done_once(done_dir, &ledger, bin);
+}
+
+/// The payload of the flood's `n`th line: 8 KiB.
+fn flood_payload(n: u64) -> String {
+    format!("flood-{n:08}-{}", "x".repeat(8 * 1024 - 15))
+}
+
+/// One client floods the job port with 8 KiB lines (never waiting for an
+/// answer) against a queue of 200 and about 400 jobs a second: the client
+/// is pushed back (its writes block), readiness fails, and at every look
+/// the jobs acknowledged and not done are at most 200; the peak resident
+/// memory stays bounded. Once the flood stops, readiness comes back and
+/// every acknowledged job is done exactly once.
+fn a_flood_past_the_queue_bound_is_pushed_back(bin: &str) {
+    const QUEUE: u64 = 200;
+    let dir = DataDir::new(&format!("{bin}-flood"));
+    let mut service = start(bin, dir.path(), 5, &["--queue", "200", "--workers", "2"]);
+    service.probe_until("/readyz", 200);
+    let pid = service.process.id();
+    let stream = TcpStream::connect(service.listen).unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let reader = stream.try_clone().unwrap();
+    let acked = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&acked);
+    let acks = std::thread::spawn(move || {
+        let mut acks = BTreeMap::new();
+        let mut lines = BufReader::new(reader).lines();
+        let mut n = 0;
+        while let Some(Ok(line)) = lines.next() {
+            let id = line
+                .strip_prefix("ok ")
+                .and_then(|id| id.parse().ok())
+                .unwrap_or_else(|| panic!("expected `ok <id>`, got `{line}`"));
+            acks.insert(id, flood_payload(n));
+            n += 1;
+            // Relaxed: a progress count read by the main thread.
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        acks
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer_stop = Arc::clone(&stop);
+    let mut writer = stream;
+    let flood = std::thread::spawn(move || {
+        // How long the writes spent blocked (each that took over 10 ms).
+        let (mut sent, mut blocked) = (0u64, Duration::ZERO);
+        // Relaxed: the flag only ends the loop.
+        while !writer_stop.load(Ordering::Relaxed) {
+            let line = format!("{}\n", flood_payload(sent));
+            let mut rest = line.as_bytes();
+            // Whole lines only: a write that times out is resumed where it stopped.
+            while !rest.is_empty() {
+                let write = Instant::now();
+                let written = writer.write(rest);
+                if write.elapsed() > Duration::from_millis(10) {
+                    blocked += write.elapsed();
+                }
+                match written {
+                    Ok(n) => rest = &rest[n..],
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) => {}
+                    Err(e) => panic!("flood write: {e}"),
+                }
+            }
+            sent += 1;
+        }
+        let _ = writer.shutdown(std::net::Shutdown::Write);
+        (sent, blocked)
+    });
+
+    let not_ready = {
+        let until = Instant::now() + POLL_DEADLINE;
+        loop {
+            let status = http_get(service.probe, "/readyz").map(|r| r.status).ok();
+            if status == Some(503) {
+                break Instant::now();
+            }
+            assert!(
+                Instant::now() < until,
+                "/readyz never failed during the flood"
+            );
+            std::thread::sleep(POLL_EVERY);
+        }
+    };
+    // Three seconds of flood: at every look, at most QUEUE acknowledged and
+    // not done (the acks read first, then done.log).
+    let mut worst = 0;
+    while not_ready.elapsed() < Duration::from_secs(3) {
+        let acked_now = acked.load(Ordering::Relaxed);
+        let done_now = read_done(dir.path(), Tail::Running).map_or(0, |d| d.len() as u64);
+        let waiting = acked_now.saturating_sub(done_now);
+        worst = worst.max(waiting);
+        assert!(
+            waiting <= QUEUE,
+            "{waiting} acknowledged and not done, queue {QUEUE}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let still_not_ready = http_get(service.probe, "/readyz").map(|r| r.status).ok();
+    let peak_kib = proc_status_kib(pid, "VmHWM");
+    stop.store(true, Ordering::Relaxed);
+    let (sent, blocked) = flood.join().unwrap();
+    let acks = acks.join().unwrap();
+    let ready_again = service.probe_until("/readyz", 200);
+    drop(ready_again);
+    eprintln!(
+        "{bin}: flood: {sent} lines of 8 KiB sent, writes blocked for {blocked:?}, {} acknowledged, \
+         at most {worst} waiting (queue {QUEUE}); peak RSS {peak_kib} KiB",
+        acks.len()
+    );
+    // Of the 3 s and more of flood, the writes spent most blocked: TCP
+    // pushed back. (A reader that kept up would leave them unblocked.)
+    assert!(
+        blocked >= Duration::from_secs(1),
+        "the client was pushed back for {blocked:?} only"
+    );
+    assert_eq!(
+        still_not_ready,
+        Some(503),
+        "readiness came back while flooded"
+    );
+    assert_eq!(
+        acks.len() as u64,
+        sent,
+        "every line sent was acknowledged once read"
+    );
+    assert!(peak_kib < 128 * 1024, "peak RSS {peak_kib} KiB");
+    let ledger = ledger_of(&acks);
+    wait_until_done(&mut service, &dir, &ledger, bin);
+    let (exit, _) = service.terminate();
+    assert_eq!(exit.status.code(), Some(0), "{exit:#?}");
+    all_done_once(&dir, &ledger, bin);
+}
+
+/// Cycles over one data directory, each ended by SIGKILL at a random
+/// moment, with a compaction due every 20 completed jobs (so that many
+/// kills fall during one): every acknowledged job ends in the done logs
+/// exactly once, and after the last run the journal holds only the few
+/// lines completed since the last compaction.
+fn kill9_at_random_moments_with_compaction_loses_no_job_and_does_none_twice(
+    bin: &str,
+    default_cycles: u64,
+) {
+    let seed = env_u64("STEWARD_SVCTEST_SEED").unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+    });
+    let cycles = env_u64("STEWARD_SVCTEST_CYCLES").unwrap_or(default_cycles);
+    eprintln!(
+        "{bin}: kill -9: seed {seed} (replay with STEWARD_SVCTEST_SEED={seed}), {cycles} cycles"
+    );
+    let mut rng = Rng(seed);
+    let dir = DataDir::new(&format!("{bin}-kill9"));
+    let mut ledger = Ledger::default();
+    let mut compactions = 0;
+    let flags = ["--workers", "4", "--compact-after", "20"];
+    for cycle in 0..cycles {
+        let context = format!("{bin}: kill -9: seed {seed}, cycle {cycle}");
+        let mut service = start(bin, dir.path(), 1, &flags);
+        let (events_tx, events) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..3)
+            .map(|c| {
+                let prefix = format!("k9-{seed}-{cycle}-{c}");
+                client(service.listen, prefix, events_tx.clone(), Arc::clone(&stop))
+            })
+            .collect();
+        drop(events_tx);
+        let target = 1 + rng.upto(149);
+        let mut acks = 0;
+        let until = Instant::now() + POLL_DEADLINE;
+        while acks < target {
+            match events.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                Ok(event) => {
+                    acks += u64::from(matches!(event, Event::Acked(..)));
+                    ledger.record(event, &context);
+                }
+                Err(_) => panic!(
+                    "{context}: {acks} of {target} acknowledgements, then none\n{}",
+                    service.process.transcript()
+                ),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(rng.upto(20)));
+        service.process.signal("KILL");
+        let exit = service.process.wait_exit();
+        stop.store(true, Ordering::Relaxed);
+        for client in clients {
+            client.join().expect("a client thread panicked");
+        }
+        for event in events.try_iter() {
+            ledger.record(event, &context);
+        }
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(exit.status.signal(), Some(9), "{context}: {exit:#?}");
+        compactions += exit
+            .stderr
+            .iter()
+            .filter(|line| line.contains("journal compacted"))
+            .count();
+        // A torn last line is allowed: the kill may cut a write.
+        let done =
+            read_done(dir.path(), Tail::Running).unwrap_or_else(|e| panic!("{context}: {e}"));
+        check_done(&done, &ledger, dir.path()).unwrap_or_else(|e| panic!("{context}: {e}"));
+    }
+    let context = format!("{bin}: kill -9: seed {seed}, last run");
+    let mut service = start(bin, dir.path(), 1, &flags);
+    wait_until_done(&mut service, &dir, &ledger, &context);
+    let (exit, _) = service.terminate();
+    assert_eq!(exit.status.code(), Some(0), "{context}: {exit:#?}");
+    let done = all_done_once(&dir, &ledger, &context);
+    let journal_lines = std::fs::read_to_string(dir.path().join("journal.log"))
+        .unwrap()
+        .lines()
+        .count();
+    eprintln!(
+        "{bin}: kill -9: seed {seed}: {} sent, {} acknowledged, {done} done, {compactions} compactions \
+         logged, {} archives, journal.log {journal_lines} lines at the end",
+        ledger.sent.len(),
+        ledger.acked.len(),
+        done_archives(dir.path()).len()
+    );
+    assert!(compactions > 0, "{context}: no compaction ran");
+    // All done: at most the header and the lines completed since the last
+    // compaction (fewer than 20, or it would have run), or twice that.
+    assert!(
+        journal_lines <= 41,
+        "{context}: journal.log has {journal_lines} lines"
+    );
+}
+
+/// A small tmpfs mounted for one test (needs root); unmounted when dropped.
+struct Tmpfs(DataDir);
+
+impl Tmpfs {
+    fn mount(name: &str, size: &str) -> Option<Tmpfs> {
+        let dir = DataDir::new(name);
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then_some(Tmpfs(dir))
+    }
+
+    /// Fills it: a file grown until the disk is full, and kept growing
+    /// every 20 ms (taking any block freed meanwhile, as other writers on a
+    /// full disk would) until the returned filler is emptied.
+    fn fill(&self) -> Filler {
+        let path = self.0.path().join("filler");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let chunk = vec![0u8; 4096];
+        let grow = move |file: &mut std::fs::File| loop {
+            if let Err(e) = file.write_all(&chunk) {
+                assert!(e.raw_os_error() == Some(28), "filling: {e}"); // ENOSPC
+                return;
+            }
+        };
+        grow(&mut file);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            // Relaxed: the flag only ends the loop.
+            while !stopped.load(Ordering::Relaxed) {
+                grow(&mut file);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        Filler { path, stop, thread }
+    }
+}
+
+/// The file that keeps a [`Tmpfs`] full.
+struct Filler {
+    path: PathBuf,
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl Filler {
+    /// Stops growing it and removes it: the disk has room again.
+    fn empty(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("the filler thread");
+        std::fs::remove_file(&self.path).unwrap();
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.0.path()).status();
+    }
+}
+
+/// On a full disk (a tmpfs of 2 MiB, filled): a job is refused with `err
+/// journal unavailable` and readiness fails at once; liveness fails once
+/// writes have failed for `--stuck-ms` (3 s); space freed, both come back
+/// and jobs are taken again. Started on a full disk, the service is never
+/// ready until space is freed. Every acknowledged job done exactly once.
+fn a_full_disk_fails_readiness_then_liveness_then_recovers(bin: &str) {
+    let Some(disk) = Tmpfs::mount(&format!("{bin}-full"), "2m") else {
+        eprintln!("{bin}: SKIPPED: no tmpfs can be mounted here (not root)");
+        return;
+    };
+    let data = DataDir(disk.0.path().join("data"));
+    let flags = ["--stuck-ms", "3000", "--workers", "1"];
+    let mut service = start(bin, data.path(), 10, &flags);
+    service.probe_until("/readyz", 200);
+    let mut acked = send_jobs(service.listen, "before", 10);
+    // Nothing left to write but the probes: the disk stays full.
+    wait_until_done(&mut service, &data, &ledger_of(&acked), bin);
+
+    // The journal's last block may have room for a few lines yet.
+    let filler = disk.fill();
+    let mut refused = None;
+    for n in 0..64 {
+        let payload = format!("during-{n}-{}", "x".repeat(1000));
+        let answer = send_line(service.listen, &payload);
+        if answer == "err journal unavailable" {
+            refused = Some(Instant::now());
+            break;
+        }
+        let id = answer.strip_prefix("ok ").and_then(|id| id.parse().ok());
+        let id = id.unwrap_or_else(|| panic!("expected `ok <id>` or the refusal, got `{answer}`"));
+        acked.insert(id, payload);
+    }
+    let refused = refused.expect("no job refused on a full disk");
+    let ready = http_get(service.probe, "/readyz").unwrap().status;
+    assert_eq!(ready, 503, "readiness after a failed write");
+    service.probe_until("/livez", 503);
+    let unlive_after = refused.elapsed();
+    assert!(
+        unlive_after >= Duration::from_secs(2),
+        "liveness failed after {unlive_after:?}"
+    );
+
+    filler.empty();
+    let freed = Instant::now();
+    service.probe_until("/livez", 200);
+    service.probe_until("/readyz", 200);
+    let recovered = freed.elapsed();
+    acked.extend(send_jobs(service.listen, "after", 10));
+    let ledger = ledger_of(&acked);
+    wait_until_done(&mut service, &data, &ledger, bin);
+    let (exit, _) = service.terminate();
+    assert_eq!(exit.status.code(), Some(0), "{exit:#?}");
+
+    // A start on a full disk: running, never ready until space is freed.
+    let filler = disk.fill();
+    let mut service = start(bin, data.path(), 1, &flags);
+    for _ in 0..10 {
+        let status = http_get(service.probe, "/readyz").unwrap().status;
+        assert_eq!(status, 503, "ready on a full disk");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    filler.empty();
+    service.probe_until("/readyz", 200);
+    acked.extend(send_jobs(service.listen, "restarted", 5));
+    let ledger = ledger_of(&acked);
+    wait_until_done(&mut service, &data, &ledger, bin);
+    let (exit, _) = service.terminate();
+    assert_eq!(exit.status.code(), Some(0), "{exit:#?}");
+    let done = all_done_once(&data, &ledger, bin);
+    eprintln!(
+        "{bin}: full disk: liveness failed {unlive_after:?} after the refusal; ready again \
+         {recovered:?} after space was freed; {done} jobs done once"
+    );
+    drop(data);
+}
+
 /// One `#[test]` per scenario and binary, so that a failure names both.
 mod service {
+    #[test]
+    fn a_second_instance_on_one_directory_exits_at_once() {
+        super::a_second_instance_on_one_directory_exits_at_once("service");
+    }
+
+    #[test]
+    fn idle_connections_never_exhaust_the_descriptors() {
+        super::idle_connections_never_exhaust_the_descriptors("service");
+    }
+
+    #[test]
+    fn a_flood_past_the_queue_bound_is_pushed_back() {
+        super::a_flood_past_the_queue_bound_is_pushed_back("service");
+    }
+
+    #[test]
+    fn kill9_at_random_moments_with_compaction_loses_no_job_and_does_none_twice() {
+        super::kill9_at_random_moments_with_compaction_loses_no_job_and_does_none_twice(
+            "service", 30,
+        );
+    }
+
+    #[test]
+    fn a_full_disk_fails_readiness_then_liveness_then_recovers() {
+        super::a_full_disk_fails_readiness_then_liveness_then_recovers("service");
+    }
+
     #[test]
     fn sigterm_at_random_moments_loses_no_job_and_does_none_twice() {
         super::sigterm_at_random_moments_loses_no_job_and_does_none_twice("service", 50);
@@ -946,6 +1659,34 @@ mod service {
 /// The same on `service-tokio`, with fewer random cycles: the job logic is
 /// the same code, only the runtime, the listener and the probe server differ.
 mod service_tokio {
+    #[test]
+    fn a_second_instance_on_one_directory_exits_at_once() {
+        super::a_second_instance_on_one_directory_exits_at_once("service-tokio");
+    }
+
+    #[test]
+    fn idle_connections_never_exhaust_the_descriptors() {
+        super::idle_connections_never_exhaust_the_descriptors("service-tokio");
+    }
+
+    #[test]
+    fn a_flood_past_the_queue_bound_is_pushed_back() {
+        super::a_flood_past_the_queue_bound_is_pushed_back("service-tokio");
+    }
+
+    #[test]
+    fn kill9_at_random_moments_with_compaction_loses_no_job_and_does_none_twice() {
+        super::kill9_at_random_moments_with_compaction_loses_no_job_and_does_none_twice(
+            "service-tokio",
+            15,
+        );
+    }
+
+    #[test]
+    fn a_full_disk_fails_readiness_then_liveness_then_recovers() {
+        super::a_full_disk_fails_readiness_then_liveness_then_recovers("service-tokio");
+    }
+
     #[test]
     fn sigterm_at_random_moments_loses_no_job_and_does_none_twice() {
         super::sigterm_at_random_moments_loses_no_job_and_does_none_twice("service-tokio", 25);

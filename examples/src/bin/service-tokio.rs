@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! service-tokio [--listen ADDR] [--probe-addr ADDR] [--data DIR] [--work-ms N]
-//!               [--workers N] [--pre-stop-ms N] [--grace-ms N]
-//!               [--redis-url URL] [--postgres-url URL]
+//!               [--workers N] [--pre-stop-ms N] [--grace-ms N] [--queue N]
+//!               [--max-connections N] [--idle-ms N] [--compact-after N]
+//!               [--stuck-ms N] [--redis-url URL] [--postgres-url URL]
 //! ```
 //!
 //! The same jobs, protocol and files as `service` (see
@@ -87,16 +88,12 @@ fn main() -> ExitCode {
 
         // The journal, the workers, the listener: as in `service`.
         let jobs = Jobs::open(&cx, &options).await?;
-        let disk = Check::new("journal-disk", jobs.journal().clone());
-        cx.health().register(disk.ready())?;
+        jobs.register_checks(&cx)?;
         let _ = stats.set(jobs.clone());
         jobs.start_workers(options.workers, options.work)?;
         jobs.log_throughput(Duration::from_secs(10))?;
         let listen = async {
-            let addr = options.listen;
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("{addr}: {e}"))?;
+            let listener = TcpListener::from_std(jobs::bind(options.listen)?)?;
             let bound = listener.local_addr()?;
             cx.tasks().start("listener", move |stop| async move {
                 let accept = || async {

@@ -2,14 +2,18 @@
 //!
 //! ```text
 //! service [--listen ADDR] [--probe-addr ADDR] [--data DIR] [--work-ms N]
-//!         [--workers N] [--pre-stop-ms N] [--grace-ms N]
+//!         [--workers N] [--pre-stop-ms N] [--grace-ms N] [--queue N]
+//!         [--max-connections N] [--idle-ms N] [--compact-after N] [--stuck-ms N]
 //! ```
 //!
 //! Clients send one job a line to `--listen` (default `127.0.0.1:7070`); each
 //! gets `ok <id>` once it is fsynced in `DIR/journal.log`. Workers do the
 //! jobs (`--work-ms` of simulated work each) and record each in
 //! `DIR/done.log` as `<id> <payload>`. Probes on `--probe-addr` (default
-//! `127.0.0.1:8080`): `journal-disk` (ready), `runtime` and `tasks` (live).
+//! `127.0.0.1:8080`): `journal-disk`, `journal` and `queue` (ready),
+//! `journal-progress`, `runtime` and `tasks` (live). The limits (a bounded
+//! queue, connections, idle clients, compaction, a full disk) are those of
+//! `steward_examples::jobs`; a second instance on the same `DIR` exits 1.
 //!
 //! On SIGTERM: readiness fails at once, the pre-stop delay passes, the
 //! listener stops, each worker finishes the job in hand, the journal is
@@ -31,7 +35,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use smol::net::TcpListener;
-use steward_core::health::Check;
 use steward_examples::jobs::{self, Jobs, Options, UsageError};
 use steward_smol::App;
 
@@ -55,8 +58,7 @@ fn main() -> ExitCode {
 
         // 1. The journal: opened, its pending jobs queued again.
         let jobs = Jobs::open(&cx, &options).await?;
-        let disk = Check::new("journal-disk", jobs.journal().clone());
-        cx.health().register(disk.ready())?;
+        jobs.register_checks(&cx)?;
         // 2. The workers, and a periodic log of their throughput.
         jobs.start_workers(options.workers, options.work)?;
         jobs.log_throughput(Duration::from_secs(10))?;
@@ -64,10 +66,7 @@ fn main() -> ExitCode {
         //    runs. A bind failure fails the startup, and the journal is closed.
         //    The accept task owns the socket: it closes when the task stops.
         let listen = async {
-            let addr = options.listen;
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("{addr}: {e}"))?;
+            let listener = TcpListener::try_from(jobs::bind(options.listen)?)?;
             let bound = listener.local_addr()?;
             cx.tasks().start("listener", move |stop| async move {
                 jobs.serve(stop, || listener.accept()).await;

@@ -8,19 +8,52 @@
 //! text; bytes that are not UTF-8 become U+FFFD, a CRLF ending counts as a
 //! newline). The service answers `ok <id>` once the job is durably in the
 //! journal (written and fsynced), in the order the lines came. A last line
-//! without its newline is not a job. A line longer than [`MAX_LINE`] closes
-//! the connection; so does a journal that failed, after `err journal
-//! unavailable`.
+//! without its newline is not a job. Before it closes a connection the
+//! service says why, on a line of its own: `err line longer than 65536
+//! bytes` ([`MAX_LINE`], not counting the line's ending), `err journal
+//! unavailable` (a write failed: the line was not taken; a later try may
+//! be), `err no line for 30s; closing` ([`Options::idle`]), `err connection
+//! limit reached; closing the longest idle` ([`Options::max_connections`]).
+//!
+//! # Limits
+//!
+//! - At most [`Options::queue`] jobs are acknowledged and not yet done. A
+//!   line waits for room before it is journaled, and meanwhile its
+//!   connection reads nothing more: TCP pushes back on the client. The
+//!   readiness check `queue` fails once the queue is full and passes again
+//!   at half of it.
+//! - At most [`Options::max_connections`] clients at once (by default at
+//!   most half the process's file descriptors); each holds at most one
+//!   line being read, [`MAX_LINE`] bytes. When all are taken, the client
+//!   idle the longest is closed to make room; a client that sends no whole
+//!   line for [`Options::idle`] is closed.
 //!
 //! # The files
 //!
-//! In the data directory: `journal.log`, one line `<id> <payload>` a job
-//! accepted, and `done.log`, one line `<id> <payload>` a job completed. The
-//! jobs in the first and not in the second are pending: on start they are
-//! queued again. So each acknowledged job ends up exactly once in
-//! `done.log`, whatever moment the service was stopped at, even by SIGKILL
-//! (then a job's work may run twice: once cut short before its line was
-//! written, once after the restart; its line is written once).
+//! In the data directory, locked by the process that serves it (a second
+//! one fails at once, naming the directory and the first one's pid):
+//! `journal.log`, one line `<id> <payload>` a job accepted, and `done.log`,
+//! one line `<id> <payload>` a job completed. The jobs in the first and not
+//! in the second are pending: on start they are queued again. So each
+//! acknowledged job ends up exactly once in the done logs, whatever moment
+//! the service was stopped at, even by SIGKILL (then a job's work may run
+//! twice: once cut short before its line was written, once after the
+//! restart; its line is written once).
+//!
+//! Once [`Options::compact_after`] jobs were completed and they make half
+//! the journal, the journal is rewritten with only the pending jobs and
+//! `done.log` is archived as `done-NNNNNN.log`, in an order that a crash
+//! at any moment cannot harm; so a start reads only the pending jobs and
+//! the few completed since ([`Journal::open`]).
+//!
+//! # Faults
+//!
+//! A failed write (a full disk) fails only its requests: the client gets
+//! `err journal unavailable`, a worker retries its done line with backoff.
+//! Readiness fails at once (the check `journal`), the journal tries a
+//! probe write every second, and the service is ready again at the first
+//! that succeeds. Writes failing for [`Options::stuck`] fail liveness (the
+//! check `journal-progress`), for the platform to restart the service.
 //!
 //! # The lifecycle
 //!
@@ -49,6 +82,7 @@
 //! let report = futures_lite::future::block_on(App::new().serve(rt, |cx| async move {
 //!     steward_examples::jobs::register_watchdog(&cx)?;
 //!     let jobs = Jobs::open(&cx, &options).await?;
+//!     jobs.register_checks(&cx)?;
 //!     jobs.start_workers(2, Duration::from_millis(5))?;
 //!     jobs.log_throughput(Duration::from_secs(10))?;
 //!     let ids = jobs.submit(vec!["resize photo 1".into(), "resize photo 2".into()]).await?;
@@ -69,6 +103,7 @@ mod connection;
 mod files;
 mod journal;
 mod options;
+mod queue;
 #[cfg(test)]
 mod tests;
 
@@ -78,19 +113,21 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_channel::{Receiver, Sender};
 use futures_lite::{AsyncRead, AsyncWrite};
-use steward_core::health::{Check, RegisterError, StallWatchdog};
+use steward_core::health::{Check, CheckOutcome, RegisterError, StallWatchdog};
 use steward_core::probes::Phase;
 use steward_core::runtime::RuntimeHandle;
 use steward_core::{
     Context, FirstRun, LifespanError, Periodic, Restart, Shutdown, StartError, Tasks,
 };
 
+use queue::{Connections, QueueCheck, Slot, Slots};
+
 pub use connection::{MAX_LINE, WRITE_TIMEOUT};
-pub use files::{DONE_FILE, JOURNAL_FILE};
+pub use files::{done_archive, DONE_FILE, JOURNAL_FILE, LOCK_FILE};
 pub use journal::{Journal, JournalError};
 pub use options::{Options, UsageError};
 
@@ -120,11 +157,23 @@ pub struct Jobs {
 
 struct Inner {
     journal: Journal,
-    queue: Sender<Job>,
-    next: Receiver<Job>,
+    queue: Sender<Queued>,
+    next: Receiver<Queued>,
+    /// The queue's bound: a job holds a slot from before it is journaled
+    /// until it is done.
+    slots: Arc<Slots>,
+    connections: Arc<Connections>,
+    options: Options,
     counts: Counts,
     tasks: Tasks,
     rt: RuntimeHandle,
+}
+
+/// A job in the queue and its slot (`None` for a job resumed past the
+/// capacity).
+struct Queued {
+    job: Job,
+    _slot: Option<Slot>,
 }
 
 #[derive(Default)]
@@ -138,9 +187,16 @@ impl Jobs {
     /// Opens the journal in `options.data` as the lifespan step `journal`
     /// (closed and fsynced at teardown), and queues the pending jobs it holds.
     ///
+    /// Also starts the periodic task `journal-retry`: while journal writes
+    /// fail, it tries a write every second, so that the journal recovers
+    /// once the disk takes writes again even when no client or worker
+    /// writes; the first that succeeds runs every health check again.
+    ///
     /// # Errors
     ///
-    /// The step's error: the directory or the files could not be opened.
+    /// The step's error: the directory is locked by another instance (the
+    /// message names it and that process's pid), or the directory or the
+    /// files could not be opened (the message names the path).
     ///
     /// # Cancel safety
     ///
@@ -151,13 +207,16 @@ impl Jobs {
     /// See [the module](self).
     pub async fn open(cx: &Context, options: &Options) -> Result<Jobs, LifespanError> {
         let (queue, next) = async_channel::unbounded();
-        let (resume, dir) = (queue.clone(), options.data.clone());
+        let slots = Slots::new(options.queue);
+        let (resume, dir, resume_slots) = (queue.clone(), options.data.clone(), slots.clone());
+        let compact_after = options.compact_after;
         let open = async move {
-            let (journal, pending) = Journal::open(dir.clone()).await?;
+            let (journal, pending) = Journal::open(dir.clone(), compact_after).await?;
             tracing::info!(dir = %dir.display(), pending = pending.len(), "journal open");
             for job in pending {
+                let _slot = resume_slots.try_acquire();
                 // Unbounded, and a receiver is held: never full nor closed.
-                let _ = resume.try_send(job);
+                let _ = resume.try_send(Queued { job, _slot });
             }
             Ok::<_, io::Error>(journal)
         };
@@ -171,10 +230,29 @@ impl Jobs {
                 journal,
                 queue,
                 next,
+                slots,
+                connections: Connections::new(options.max_connections),
+                options: options.clone(),
                 tasks: cx.tasks().clone(),
                 rt: cx.runtime().clone(),
             }),
         };
+        let (journal, health) = (jobs.inner.journal.clone(), cx.health().clone());
+        let retry = Periodic::new(Duration::from_secs(1));
+        let retried = cx.tasks().periodic("journal-retry", retry, move || {
+            let (journal, health) = (journal.clone(), health.clone());
+            async move {
+                // A failure is logged by the journal. On success the checks
+                // run again at once: `journal-disk` would otherwise show its
+                // last failure until its next refresh.
+                if journal.failing_since().is_some() && journal.probe().await.is_ok() {
+                    health.refresh().await;
+                }
+            }
+        });
+        if let Err(e) = retried {
+            tracing::debug!(error = %e, "journal-retry not started: the service is stopping");
+        }
         Ok(jobs)
     }
 
@@ -208,14 +286,38 @@ impl Jobs {
     }
 
     async fn work(&self, stop: Shutdown, work: Duration) -> Result<(), JournalError> {
-        while let Some(Ok(job)) = stop.run_until_triggered(self.inner.next.recv()).await {
+        while let Some(Ok(queued)) = stop.run_until_triggered(self.inner.next.recv()).await {
             // The job in hand is finished even when the stop comes meanwhile.
             self.inner.rt.sleep(work).await;
-            self.inner.journal.complete(job).await?;
+            if !self.record_done(&stop, queued.job).await? {
+                return Ok(()); // stopped while the journal failed: still pending
+            }
             // Relaxed: a statistic; nothing is published through it.
             self.inner.counts.done.fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
+    }
+
+    /// Records `job` done, retrying while journal writes fail (a full disk
+    /// may get room again), with a backoff from 100 ms to 2 s. Returns
+    /// `false` when `stop` came first: then the job stays pending and is
+    /// done again after the restart.
+    async fn record_done(&self, stop: &Shutdown, job: Job) -> Result<bool, JournalError> {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.inner.journal.complete(job.clone()).await {
+                Ok(()) => return Ok(true),
+                Err(JournalError::Closed) => return Err(JournalError::Closed),
+                Err(e) => {
+                    tracing::warn!(id = job.id, error = %e, "recording a job done failed; retrying in {backoff:?}");
+                    let pause = self.inner.rt.sleep(backoff);
+                    if stop.run_until_triggered(pause).await.is_none() {
+                        return Ok(false);
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
     }
 
     /// Starts the periodic task `throughput`, which logs every `every` how
@@ -252,6 +354,13 @@ impl Jobs {
     /// task of the registry. `accept` is the runtime's listener's accept
     /// (`|| listener.accept()`): the one runtime-specific piece.
     ///
+    /// At most [`Options::max_connections`] clients are served at once.
+    /// With all slots taken, the client idle the longest (waiting for its
+    /// next line) is closed to make room for the next; when none is idle,
+    /// nothing is accepted until a client leaves (the kernel's backlog
+    /// holds the new ones). A client that sends no whole line within
+    /// [`Options::idle`] is closed.
+    ///
     /// An accept error (out of file descriptors, say) is logged and retried
     /// after a pause rather than ending the listener.
     ///
@@ -279,10 +388,19 @@ impl Jobs {
         Fut: Future<Output = io::Result<(S, SocketAddr)>>,
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        while let Some(accepted) = stop.run_until_triggered(accept()).await {
+        let connections = &self.inner.connections;
+        loop {
+            let next = async { (connections.slot().await, accept().await) };
+            let Some((permit, accepted)) = stop.run_until_triggered(next).await else {
+                return;
+            };
             match accepted {
                 Ok((stream, peer)) => {
-                    if self.connect(stream, peer, stop.clone()).is_err() {
+                    let evict = stop.child();
+                    let slot = connections.register(permit, evict.clone());
+                    let jobs = self.clone();
+                    let serve = connection::serve(jobs, stream, peer, (stop.clone(), evict), slot);
+                    if self.inner.tasks.spawn(serve).is_err() {
                         return; // the registry closed: the service is stopping
                     }
                 }
@@ -295,41 +413,16 @@ impl Jobs {
         }
     }
 
-    /// Serves one client as a task of the registry until it hangs up or
-    /// `stop` is triggered.
-    ///
-    /// # Errors
-    ///
-    /// When the registry is closed; the stream is dropped.
-    ///
-    /// # Examples
-    ///
-    /// The `service` example's listener (`examples/src/bin/service.rs`):
-    ///
-    /// ```no_run
-    /// # // no_run: it binds a port and waits for clients.
-    /// # async fn listener(cx: steward_core::Context, jobs: steward_examples::jobs::Jobs) -> std::io::Result<()> {
-    /// let listener = smol::net::TcpListener::bind("127.0.0.1:7070").await?;
-    /// cx.tasks().start("listener", move |stop| async move {
-    ///     jobs.serve(stop, || listener.accept()).await;
-    /// }).map_err(std::io::Error::other)?;
-    /// # Ok(()) }
-    /// ```
-    pub fn connect<S>(&self, stream: S, peer: SocketAddr, stop: Shutdown) -> Result<(), StartError>
-    where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        let jobs = self.clone();
-        self.inner
-            .tasks
-            .spawn(connection::serve(jobs, stream, peer, stop))
-    }
-
     /// Records new jobs in the journal, queues them, and returns their ids.
     ///
+    /// Each job first waits for a slot in the bounded queue
+    /// ([`Options::queue`]); jobs are journaled in groups of at most the
+    /// queue's capacity.
+    ///
     /// # Errors
     ///
-    /// When the journal could not record them: none is queued.
+    /// When the journal could not record a group: none of it is queued
+    /// (the groups before it are).
     ///
     /// # Cancel safety
     ///
@@ -340,15 +433,90 @@ impl Jobs {
     ///
     /// See [the module](self).
     pub async fn submit(&self, payloads: Vec<String>) -> Result<Vec<u64>, JournalError> {
+        let mut ids = Vec::with_capacity(payloads.len());
+        let mut payloads = payloads.into_iter().peekable();
+        while payloads.peek().is_some() {
+            let group: Vec<String> = payloads.by_ref().take(self.inner.options.queue).collect();
+            let mut slots = Vec::with_capacity(group.len());
+            for _ in &group {
+                slots.push(self.inner.slots.acquire().await);
+            }
+            ids.extend(self.submit_with(group, slots).await?);
+        }
+        Ok(ids)
+    }
+
+    /// Records jobs that hold their queue slots already.
+    async fn submit_with(
+        &self,
+        payloads: Vec<String>,
+        slots: Vec<Slot>,
+    ) -> Result<Vec<u64>, JournalError> {
         let jobs = self.inner.journal.accept(payloads).await?;
         // Relaxed: a statistic.
         let n = jobs.len() as u64;
         self.inner.counts.accepted.fetch_add(n, Ordering::Relaxed);
         let ids = jobs.iter().map(|job| job.id).collect();
-        for job in jobs {
-            let _ = self.inner.queue.try_send(job); // unbounded, never closed
+        for (job, slot) in jobs.into_iter().zip(slots) {
+            let queued = Queued {
+                job,
+                _slot: Some(slot),
+            };
+            let _ = self.inner.queue.try_send(queued); // unbounded, never closed
         }
         Ok(ids)
+    }
+
+    /// Registers the job service's health checks:
+    ///
+    /// - `journal-disk` (ready, every 10 s): a probe file can be written
+    ///   and fsynced in the data directory;
+    /// - `journal` (ready, run at each probe): journal writes succeed; it
+    ///   fails at the first failed write and passes again at the first
+    ///   write that succeeds;
+    /// - `journal-progress` (live, run at each probe): journal writes have
+    ///   not been failing for [`Options::stuck`] or longer; past that the
+    ///   platform should restart the service;
+    /// - `queue` (ready, run at each probe): fails once the queue is full,
+    ///   passes again once at most half of it is taken.
+    ///
+    /// # Errors
+    ///
+    /// When a check of one of these names is registered already.
+    ///
+    /// # Examples
+    ///
+    /// See [the module](self).
+    pub fn register_checks(&self, cx: &Context) -> Result<(), RegisterError> {
+        let health = cx.health();
+        let journal = self.inner.journal.clone();
+        health.register(Check::new("journal-disk", journal.clone()).ready())?;
+        let writes = journal.clone();
+        let check = move || {
+            let failing = writes.failing_since();
+            async move {
+                match failing {
+                    None => CheckOutcome::healthy(),
+                    Some((since, e)) => CheckOutcome::unhealthy(format!(
+                        "failing for {:.1} s: {e}",
+                        since.elapsed().as_secs_f64()
+                    )),
+                }
+            }
+        };
+        health.register(Check::new("journal", check).ready().inline(Duration::ZERO))?;
+        let stuck = self.inner.options.stuck;
+        let check = move || {
+            let failing = journal.failing_since();
+            async move { progress(failing, stuck) }
+        };
+        health.register(
+            Check::new("journal-progress", check)
+                .live()
+                .inline(Duration::ZERO),
+        )?;
+        let queue = QueueCheck(self.inner.slots.clone());
+        health.register(Check::new("queue", queue).ready().inline(Duration::ZERO))
     }
 
     /// The counts since this process started, and the queue's length now.
@@ -366,6 +534,7 @@ impl Jobs {
             done: counts.done.load(Ordering::Relaxed),
             queued: self.inner.next.len() as u64,
             syncs: self.inner.journal.syncs(),
+            connections: self.inner.connections.len() as u64,
         }
     }
 
@@ -381,6 +550,14 @@ impl Jobs {
 
     pub(crate) fn runtime(&self) -> &RuntimeHandle {
         &self.inner.rt
+    }
+
+    pub(crate) fn options(&self) -> &Options {
+        &self.inner.options
+    }
+
+    fn slots(&self) -> &Arc<Slots> {
+        &self.inner.slots
     }
 }
 
@@ -399,10 +576,10 @@ impl fmt::Debug for Jobs {
 /// ```
 /// use steward_examples::jobs::Stats;
 ///
-/// let stats = Stats { resumed: 2, accepted: 10, done: 9, queued: 3, syncs: 4 };
+/// let stats = Stats { resumed: 2, accepted: 10, done: 9, queued: 3, syncs: 4, connections: 1 };
 /// assert_eq!(
 ///     stats.to_json(),
-///     r#"{"resumed":2,"accepted":10,"done":9,"queued":3,"journal_fsyncs":4}"#
+///     r#"{"resumed":2,"accepted":10,"done":9,"queued":3,"journal_fsyncs":4,"connections":1}"#
 /// );
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -417,6 +594,8 @@ pub struct Stats {
     pub queued: u64,
     /// The fsyncs that recorded the accepted jobs ([`Journal::syncs`]).
     pub syncs: u64,
+    /// Job clients connected now.
+    pub connections: u64,
 }
 
 impl Stats {
@@ -428,9 +607,54 @@ impl Stats {
     #[must_use]
     pub fn to_json(&self) -> String {
         format!(
-            r#"{{"resumed":{},"accepted":{},"done":{},"queued":{},"journal_fsyncs":{}}}"#,
-            self.resumed, self.accepted, self.done, self.queued, self.syncs
+            r#"{{"resumed":{},"accepted":{},"done":{},"queued":{},"journal_fsyncs":{},"connections":{}}}"#,
+            self.resumed, self.accepted, self.done, self.queued, self.syncs, self.connections
         )
+    }
+}
+
+/// How many connections the kernel completes for the job listener before
+/// it accepts them. Its default (128 in Rust's standard library) fills in
+/// milliseconds when many clients connect at once; a client that finds it
+/// full waits a second for its SYN to be sent again.
+pub const BACKLOG: i32 = 1024;
+
+/// Binds the job listener on `addr` with a backlog of [`BACKLOG`],
+/// non-blocking, for the runtime to adopt (`TryFrom` on smol,
+/// `from_std` on tokio). Errors name the address.
+///
+/// # Errors
+///
+/// When the socket cannot be created or bound (the address is taken, say).
+///
+/// # Examples
+///
+/// ```
+/// let listener = steward_examples::jobs::bind("127.0.0.1:0".parse()?)?;
+/// let listener = smol::net::TcpListener::try_from(listener)?;
+/// assert_ne!(listener.local_addr()?.port(), 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let named = |e: io::Error| io::Error::new(e.kind(), format!("{addr}: {e}"));
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).map_err(named)?;
+    socket.set_reuse_address(true).map_err(named)?;
+    socket.bind(&addr.into()).map_err(named)?;
+    socket.listen(BACKLOG).map_err(named)?;
+    socket.set_nonblocking(true).map_err(named)?;
+    Ok(socket.into())
+}
+
+/// The liveness of the journal: unhealthy once writes have failed for
+/// `stuck` or longer.
+fn progress(failing: Option<(Instant, String)>, stuck: Duration) -> CheckOutcome {
+    match failing {
+        Some((since, e)) if since.elapsed() >= stuck => CheckOutcome::unhealthy(format!(
+            "no journal write has succeeded for {:.1} s (limit {stuck:?}): {e}",
+            since.elapsed().as_secs_f64()
+        )),
+        _ => CheckOutcome::healthy(),
     }
 }
 

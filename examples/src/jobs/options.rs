@@ -18,6 +18,15 @@ use steward_core::Lifecycle;
 /// --pre-stop-ms N     delay between readiness failing and the drain
 ///                     (the App's default: 0, or 5 s in Kubernetes)
 /// --grace-ms N        the budget from signal to exit (the App's: 25 s)
+/// --queue N           jobs acknowledged and not done, at most (1024):
+///                     past it clients are not read and readiness fails
+/// --max-connections N job clients at once (1024, at most half the
+///                     process's file descriptor limit)
+/// --idle-ms N         a client that sends no whole line for this long
+///                     is closed (30000)
+/// --compact-after N   completed jobs that make a compaction due (10000)
+/// --stuck-ms N        journal writes failing this long fail liveness
+///                     (60000)
 /// ```
 ///
 /// # Examples
@@ -47,6 +56,16 @@ pub struct Options {
     pub pre_stop: Option<Duration>,
     /// The shutdown budget, when set.
     pub grace: Option<Duration>,
+    /// The most jobs acknowledged and not yet done.
+    pub queue: usize,
+    /// The most job clients served at once.
+    pub max_connections: usize,
+    /// How long a client may go without sending a whole line.
+    pub idle: Duration,
+    /// How many completed jobs make a compaction due.
+    pub compact_after: u64,
+    /// How long journal writes may fail before liveness fails.
+    pub stuck: Duration,
 }
 
 /// A command line that [`Options::parse`] refused, or a request for help.
@@ -89,14 +108,35 @@ impl Default for Options {
             workers: 4,
             pre_stop: None,
             grace: None,
+            queue: 1024,
+            max_connections: default_max_connections(),
+            idle: Duration::from_secs(30),
+            compact_after: 10_000,
+            stuck: Duration::from_secs(60),
         }
+    }
+}
+
+/// 1024, or half the process's soft limit on file descriptors when that is
+/// lower: idle clients never take the descriptors the rest needs.
+fn default_max_connections() -> usize {
+    #[cfg(unix)]
+    {
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+        let half = limit.map_or(usize::MAX, |n| usize::try_from(n / 2).unwrap_or(usize::MAX));
+        half.clamp(1, 1024)
+    }
+    #[cfg(not(unix))]
+    {
+        1024
     }
 }
 
 impl Options {
     /// The flags shared by both services, as printed by `--help`.
     pub const USAGE: &'static str = "[--listen ADDR] [--probe-addr ADDR] [--data DIR] \
-        [--work-ms N] [--workers N] [--pre-stop-ms N] [--grace-ms N]";
+        [--work-ms N] [--workers N] [--pre-stop-ms N] [--grace-ms N] [--queue N] \
+        [--max-connections N] [--idle-ms N] [--compact-after N] [--stuck-ms N]";
 
     /// Parses `--flag value` (or `--flag=value`) pairs; returns the flags it
     /// does not know, in order, for the program's own.
@@ -144,13 +184,16 @@ impl Options {
                 "--work-ms" => options.work = ms(&value)?,
                 "--pre-stop-ms" => options.pre_stop = Some(ms(&value)?),
                 "--grace-ms" => options.grace = Some(ms(&value)?),
-                "--workers" => {
-                    options.workers = match value.parse() {
-                        Ok(0) => return Err(invalid(&flag, &value, "at least one worker")),
-                        Ok(n) => n,
-                        Err(e) => return Err(invalid(&flag, &value, e)),
-                    };
+                "--workers" => options.workers = positive(&flag, &value, "at least one worker")?,
+                "--queue" => options.queue = positive(&flag, &value, "at least one job")?,
+                "--max-connections" => {
+                    options.max_connections = positive(&flag, &value, "at least one client")?;
                 }
+                "--compact-after" => {
+                    options.compact_after = positive(&flag, &value, "at least one job")? as u64;
+                }
+                "--idle-ms" => options.idle = ms(&value)?,
+                "--stuck-ms" => options.stuck = ms(&value)?,
                 _ => rest.push((flag, value)),
             }
         }
@@ -178,6 +221,15 @@ impl Options {
             app = app.grace(budget);
         }
         app
+    }
+}
+
+/// A count of at least one.
+fn positive(flag: &str, value: &str, why: &str) -> Result<usize, UsageError> {
+    match value.parse() {
+        Ok(0) => Err(invalid(flag, value, why)),
+        Ok(n) => Ok(n),
+        Err(e) => Err(invalid(flag, value, e)),
     }
 }
 

@@ -109,16 +109,30 @@ fn a_last_line_without_its_newline_is_not_a_job() {
 }
 
 #[test]
-fn a_line_too_long_closes_the_connection_unanswered() {
+fn a_line_too_long_gets_an_error_then_the_close() {
     let options = options("long");
     let (report, acks) = run(&options, |addr, _| async move {
-        let mut input = vec![b'x'; MAX_LINE + 1];
-        input.push(b'\n');
+        // The longest line, with CRLF: the `\r` does not count.
+        let mut input = vec![b'x'; MAX_LINE];
+        input.extend_from_slice(b"\r\n");
+        input.extend(vec![b'y'; MAX_LINE + 1]);
+        input.extend_from_slice(b"\r\n");
         talk(addr, &input, false).await
     });
     assert_eq!(report.exit_code(), 0, "{report}");
-    assert!(acks.is_empty(), "{acks:?}");
-    assert_eq!(read(&options, JOURNAL_FILE), "");
+    assert_eq!(
+        acks,
+        [
+            "ok 1".to_owned(),
+            format!("err line longer than {MAX_LINE} bytes")
+        ]
+    );
+    let journal = read(&options, JOURNAL_FILE);
+    assert_eq!(
+        journal.len(),
+        "1 ".len() + MAX_LINE + 1,
+        "only the first line"
+    );
     std::fs::remove_dir_all(&options.data).unwrap();
 }
 
@@ -151,7 +165,7 @@ fn the_stop_closes_open_connections_and_leaves_queued_jobs_pending() {
     // The worker finished the job in hand, if it had one; the rest are pending.
     let done = read(&options, DONE_FILE);
     assert!(done.lines().count() <= 1, "{done}");
-    let (journal, pending) = block_on(Journal::open(options.data.clone())).unwrap();
+    let (journal, pending) = block_on(Journal::open(options.data.clone(), 1000)).unwrap();
     block_on(journal.close()).unwrap();
     assert_eq!(
         done.lines().count() + pending.len(),
@@ -168,5 +182,54 @@ fn the_stop_closes_open_connections_and_leaves_queued_jobs_pending() {
     );
     assert_eq!(report.exit_code(), 0, "{report}");
     assert_eq!(acks, ["ok 6"]);
+    std::fs::remove_dir_all(&options.data).unwrap();
+}
+
+#[test]
+fn an_idle_client_is_told_then_closed() {
+    let options = Options {
+        idle: Duration::from_millis(200),
+        ..options("idle")
+    };
+    let (report, seen) = run(&options, |addr, _| async move {
+        // One job, then half a line and silence.
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(b"one\nhalf a li").await.unwrap();
+        read_all(&mut stream).await
+    });
+    assert_eq!(report.exit_code(), 0, "{report}");
+    assert_eq!(seen, ["ok 1", "err no line for 200ms; closing"]);
+    std::fs::remove_dir_all(&options.data).unwrap();
+}
+
+#[test]
+fn past_the_connection_limit_the_longest_idle_client_makes_room() {
+    let options = Options {
+        max_connections: 2,
+        ..options("evict")
+    };
+    let (report, seen) = run(&options, |addr, _| async move {
+        let mut oldest = TcpStream::connect(addr).await.unwrap();
+        oldest.write_all(b"a\n").await.unwrap();
+        let mut ack = [0u8; 5];
+        oldest.read_exact(&mut ack).await.unwrap(); // served: now idle
+        let mut second = TcpStream::connect(addr).await.unwrap();
+        second.write_all(b"b\n").await.unwrap();
+        second.read_exact(&mut ack).await.unwrap();
+        // A third client: the oldest idle one is closed for it.
+        let third = talk(addr, b"c\n", true).await;
+        let mut seen = read_all(&mut oldest).await;
+        seen.extend(third);
+        drop(second);
+        seen
+    });
+    assert_eq!(report.exit_code(), 0, "{report}");
+    assert_eq!(
+        seen,
+        [
+            "err connection limit reached; closing the longest idle",
+            "ok 3"
+        ]
+    );
     std::fs::remove_dir_all(&options.data).unwrap();
 }
