@@ -280,28 +280,38 @@ where
         if !inner.may_restart(&control) || !policy.restarts_after(&exit) {
             return exit;
         }
-        let now = inner.rt.now();
-        while window
-            .front()
-            .is_some_and(|t| now.saturating_duration_since(*t) >= policy.period)
-        {
-            window.pop_front();
-        }
-        if window.len() >= policy.budget as usize {
-            let cause = match &exit {
-                Exit::Failed(e) => e.to_string(),
-                other => other.to_string(),
-            };
-            let why = format!(
-                "{cause} (restart budget of {} in {:?} spent)",
-                policy.budget, policy.period
-            );
-            inner.escalate(&control.name, why);
-            return exit;
-        }
-        let delay = policy.delay(window.len(), &mut rng);
-        window.push_back(now);
-        tracing::warn!(task = %control.name, exit = %exit, delay = ?delay, "restarting task");
+        // A clean return (`Restart::always`) is the task's normal rhythm, not
+        // a failure: it restarts after the first backoff step and does not
+        // count against the budget, which is for failures.
+        let delay = if exit.is_failure() {
+            let now = inner.rt.now();
+            while window
+                .front()
+                .is_some_and(|t| now.saturating_duration_since(*t) >= policy.period)
+            {
+                window.pop_front();
+            }
+            if window.len() >= policy.budget as usize {
+                let cause = match &exit {
+                    Exit::Failed(e) => e.to_string(),
+                    other => other.to_string(),
+                };
+                let why = format!(
+                    "{cause} (restart budget of {} in {:?} spent)",
+                    policy.budget, policy.period
+                );
+                inner.escalate(&control.name, why);
+                return exit;
+            }
+            let delay = policy.delay(window.len(), &mut rng);
+            window.push_back(now);
+            tracing::warn!(task = %control.name, exit = %exit, delay = ?delay, "restarting task");
+            delay
+        } else {
+            let delay = policy.delay(0, &mut rng);
+            tracing::debug!(task = %control.name, exit = %exit, delay = ?delay, "restarting task");
+            delay
+        };
         let sleep = inner.rt.sleep(delay);
         let stopped = futures_lite::future::or(
             async {
@@ -320,8 +330,11 @@ where
             ),
         )
         .await;
+        // A stop (or the service's shutdown) during the backoff is a stop:
+        // the failure before it was handled (it was within the budget), and
+        // nothing was running when the stop came.
         if stopped || !inner.may_restart(&control) {
-            return exit;
+            return Exit::Stopped;
         }
         control.count_restart();
     }
