@@ -488,7 +488,10 @@ impl fmt::Display for Report {
         match self.abandoned_unnamed {
             0 => {}
             1 => f.write_str("\n  1 unnamed task abandoned: still running after its grace")?,
-            k => write!(f, "\n  {k} unnamed tasks abandoned: still running after their grace")?,
+            k => write!(
+                f,
+                "\n  {k} unnamed tasks abandoned: still running after their grace"
+            )?,
         }
         Ok(())
     }
