@@ -47,6 +47,9 @@ pub type App = steward_core::Lifecycle<Smol>;
 /// thread cannot stop the sequence from keeping its deadlines. At the end,
 /// executor threads still blocked in a task at the deadline are not joined
 /// but left behind (and named in the report); the process exits without them.
+/// Time can still be lost on the thread that calls `run`: a blocking call in
+/// the body, or in a destructor that runs there, holds the sequence, and the
+/// App's watchdog then ends the process (exit code 1) at the grace + 750 ms.
 pub struct Smol {
     executor: Arc<Executor<'static>>,
     stop: Shutdown,

@@ -41,7 +41,11 @@ pub type App = steward_core::Lifecycle<Tokio>;
 /// deadline (`Runtime::shutdown_timeout`), never dropped: work that still
 /// holds a thread then (a task blocking its worker, an outstanding
 /// `spawn_blocking`) is abandoned and named in the report, and the process
-/// exits without it.
+/// exits without it. Time can still be lost when every worker thread is
+/// blocked (tokio's timers are driven by its workers, so no deadline of the
+/// sequence fires) or on the thread that calls `run` (a blocking call in the
+/// body or in a destructor there): the App's watchdog then ends the process
+/// (exit code 1) at the grace + 750 ms.
 #[derive(Debug)]
 pub struct Tokio {
     /// `Some` until `shutdown_by` (or the drop) shuts it down.
