@@ -32,7 +32,7 @@ enum When {
 /// panic) and [`Restart::always`] (also after it returns `Ok`). Each restart
 /// waits an exponential backoff (default 100 ms doubling up to 30 s, each
 /// delay shortened by up to 10 % at random so that a fleet does not retry in
-/// step). At most `budget` restarts may happen within `period` (default 5 in
+/// step). At most `budget` restarts after a failure may happen within `period` (default 5 in
 /// 60 s, after Erlang/OTP); the next failure *escalates*: the service's
 /// shutdown is triggered with [`Reason::TaskFailed`](crate::Reason::TaskFailed)
 /// and [`Tasks::escalated`](crate::Tasks::escalated) names the task.
@@ -112,6 +112,12 @@ impl Restart {
 
     /// Restart whenever the task ends on its own, with or without an error.
     ///
+    /// A clean return is the task's rhythm, not a failure: it restarts after
+    /// the first backoff delay (no doubling) and does not count against the
+    /// restart budget, so a poller that returns `Ok` at once runs forever.
+    /// Errors and panics back off and spend the budget as with
+    /// [`Restart::on_failure`].
+    ///
     /// # Examples
     ///
     /// ```
@@ -131,8 +137,8 @@ impl Restart {
     ///         async {}
     ///     })
     ///     .unwrap();
-    /// rt.advance(Duration::from_millis(350)); // runs at 0, 100 and 300 ms
-    /// assert_eq!(runs.load(Ordering::SeqCst), 3);
+    /// rt.advance(Duration::from_millis(350)); // runs at 0, 100, 200 and 300 ms
+    /// assert_eq!(runs.load(Ordering::SeqCst), 4);
     /// # }
     /// ```
     #[must_use]
