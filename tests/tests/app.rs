@@ -485,3 +485,20 @@ conformance!(
         );
     }
 );
+
+conformance!(
+    a_task_stopped_on_purpose_earlier_leaves_the_report_clean,
+    |env| async move {
+        let report = App::new()
+            .serve(env.rt.clone(), |cx| async move {
+                cx.tasks()
+                    .start("migration", |stop| async move { stop.triggered().await })?;
+                let stopped = cx.tasks().stop("migration", Duration::from_secs(1)).await;
+                assert!(matches!(stopped.unwrap().exit(), Exit::Stopped));
+                cx.shutdown().trigger(Reason::Signal(15));
+                Ok::<_, steward_core::StartError>(())
+            })
+            .await;
+        assert_eq!(report.exit_code(), 0, "{report}");
+    }
+);

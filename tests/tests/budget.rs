@@ -194,6 +194,19 @@ fn deaf_and_slow_resource(runtime: &str) {
     assert!(report.contains("journal: stopped in"), "{report}");
 }
 
+/// A resource's stop blocks the thread that runs the sequence for 20 s: no
+/// deadline of the sequence can fire, so the watchdog ends the process.
+fn blocking_teardown(runtime: &str) {
+    let grace = Duration::from_secs(2);
+    let faults = start(runtime, "blocking-teardown", grace, "ready");
+    let what = format!("blocking teardown on {runtime}");
+    let (exit, _) = terminate(faults, &what, grace);
+    let report = report(&exit);
+    assert_eq!(exit.status.code(), Some(1), "{report}");
+    assert!(report.contains("overran its budget"), "{report}");
+    assert!(report.contains("tearing the resources down"), "{report}");
+}
+
 /// One `#[test]` per scenario and adapter, so a failure names both.
 macro_rules! on_each_adapter {
     ($($scenario:ident),* $(,)?) => {
@@ -214,6 +227,7 @@ on_each_adapter!(
     signal_during_backoff,
     two_apps,
     deaf_and_slow_resource,
+    blocking_teardown,
 );
 
 /// (b) An outstanding `spawn_blocking` on tokio, and a task awaiting one in

@@ -19,6 +19,8 @@
 //!   `ready N` and the number of this process's threads after it ended.
 //! - `deaf-and-slow-resource`: task `deaf` ignores its stop; resource
 //!   `journal`'s stop takes 500 ms.
+//! - `blocking-teardown`: resource `journal`'s stop blocks its thread for
+//!   20 s (a synchronous flush): the last resort, the watchdog, ends it.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -136,6 +138,13 @@ async fn body(scenario: &str, cx: Context) -> Result<(), BoxError> {
                 .await?;
             cx.tasks()
                 .start("deaf", |_stop| futures_lite::future::pending::<()>())?;
+        }
+        "blocking-teardown" => {
+            cx.lifespan()
+                .start("journal", async { Ok::<_, BoxError>(()) }, |()| async {
+                    std::thread::sleep(Duration::from_secs(20)); // a synchronous flush
+                })
+                .await?;
         }
         other => return Err(format!("unknown scenario {other:?}").into()),
     }
