@@ -34,6 +34,9 @@ pub enum ShieldError {
     Panicked(String),
     /// The future was still running when a shutdown's grace ran out.
     Aborted,
+    /// The runtime dropped the shielded work before it ended (a runtime
+    /// shutting down drops the tasks it still holds).
+    Dropped,
 }
 
 impl fmt::Display for ShieldError {
@@ -42,6 +45,9 @@ impl fmt::Display for ShieldError {
             ShieldError::Panicked(msg) => write!(f, "the shielded task panicked: {msg}"),
             ShieldError::Aborted => {
                 f.write_str("the shielded task was aborted at the end of a shutdown's grace period")
+            }
+            ShieldError::Dropped => {
+                f.write_str("the shielded task was dropped by its runtime before it ended")
             }
         }
     }
@@ -54,6 +60,30 @@ struct Slot<T> {
     value: Mutex<Option<Result<T, ShieldError>>>,
     /// Notified (all) after `value` is set.
     ready: Event,
+}
+
+/// The shielded task's end of the slot: when dropped without having sent
+/// (the runtime dropped the task), it sends [`ShieldError::Dropped`], so that
+/// the handle always resolves.
+struct Sender<T> {
+    slot: Arc<Slot<T>>,
+    sent: bool,
+}
+
+impl<T> Sender<T> {
+    fn send(&mut self, result: Result<T, ShieldError>) {
+        self.sent = true;
+        *lock(&self.slot.value) = Some(result);
+        self.slot.ready.notify(usize::MAX);
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        if !self.sent {
+            self.send(Err(ShieldError::Dropped));
+        }
+    }
 }
 
 impl Tasks {
@@ -113,7 +143,10 @@ impl Tasks {
         });
         self.inner.tracker.add();
         let token = Token(Arc::clone(&self.inner));
-        let sender = Arc::clone(&slot);
+        let mut sender = Sender {
+            slot: Arc::clone(&slot),
+            sent: false,
+        };
         self.inner.rt.spawn(async move {
             let result = match Guarded::new(&token.0.abort, future).await {
                 Outcome::Done(value) => Ok(value),
@@ -128,8 +161,7 @@ impl Tasks {
                     Err(ShieldError::Aborted)
                 }
             };
-            *lock(&sender.value) = Some(result);
-            sender.ready.notify(usize::MAX);
+            sender.send(result);
         });
         Shielded {
             slot,
@@ -141,8 +173,8 @@ impl Tasks {
 
 /// Future returned by [`Tasks::shield`]: the shielded future's value.
 ///
-/// Resolves to `Ok(value)`, or to a [`ShieldError`] if the future panicked
-/// or was aborted by a shutdown. Dropping it does not cancel the work.
+/// Resolves to `Ok(value)`, or to a [`ShieldError`] if the future panicked,
+/// was aborted by a shutdown, or was dropped by its runtime. Dropping it does not cancel the work.
 ///
 /// # Cancel safety
 ///

@@ -538,3 +538,207 @@ fn handles_and_futures_are_send_and_sync() {
     send_sync::<Restart>();
     send_sync::<Periodic>();
 }
+
+conformance!(
+    a_stop_during_the_backoff_reports_stopped,
+    |env| async move {
+        let service = Shutdown::new();
+        let tasks = Tasks::new(env.rt.clone(), service.clone());
+        let failed = latch();
+        let fail = failed.clone();
+        let policy = Restart::on_failure().backoff(Duration::from_secs(5), Duration::from_secs(5));
+        tasks
+            .supervise("flaky", policy, move |_stop| {
+                fail.trigger(Reason::Requested);
+                async { Err::<(), _>("refused") }
+            })
+            .unwrap();
+        failed.triggered().await;
+        // The failed run ends just after the latch: then the 5 s backoff starts.
+        env.rt.sleep(ms(500)).await;
+        let report = tasks.stop("flaky", Duration::from_secs(1)).await.unwrap();
+        assert!(matches!(report.exit(), Exit::Stopped), "{report}");
+        let report = tasks.shutdown(Duration::from_secs(1)).await;
+        assert!(report.is_clean(), "{report}");
+    }
+);
+
+conformance!(
+    clean_returns_under_always_do_not_spend_the_budget,
+    |env| async move {
+        let service = Shutdown::new();
+        let tasks = Tasks::new(env.rt.clone(), service.clone());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let count = runs.clone();
+        // A poller that returns at once: restarted every 10 ms, well past a
+        // budget of 2 restarts in 60 s.
+        let policy = Restart::always()
+            .backoff(ms(10), ms(10))
+            .jitter(0.0)
+            .budget(2, Duration::from_secs(60));
+        tasks
+            .supervise("poller", policy, move |_stop| {
+                count.fetch_add(1, Ordering::SeqCst);
+                async {}
+            })
+            .unwrap();
+        env.rt.sleep(ms(200)).await;
+        assert!(!service.is_triggered(), "clean returns escalated");
+        assert!(tasks.escalated().is_empty());
+        assert!(runs.load(Ordering::SeqCst) >= 5);
+        let report = tasks.shutdown(Duration::from_secs(1)).await;
+        assert!(report.is_clean(), "{report}");
+    }
+);
+
+conformance!(
+    a_critical_supervised_task_escalates_once,
+    |env| async move {
+        let service = Shutdown::new();
+        let tasks = Tasks::new(env.rt.clone(), service.clone());
+        let escalations = Arc::new(AtomicUsize::new(0));
+        let count = escalations.clone();
+        let policy = Restart::on_failure()
+            .backoff(ms(1), ms(1))
+            .jitter(0.0)
+            .budget(1, Duration::from_secs(60));
+        tasks
+            .task("consumer")
+            .critical()
+            .supervise(policy, |_stop| async { Err::<(), _>("gone") })
+            .unwrap();
+        let watched = service.clone();
+        env.rt.spawn(async move {
+            watched.triggered().await;
+            count.fetch_add(1, Ordering::SeqCst);
+        });
+        service.triggered().await;
+        let report = tasks.shutdown(Duration::from_secs(1)).await;
+        match service.reason() {
+            Some(Reason::TaskFailed { task, error }) => {
+                assert_eq!(task, "consumer");
+                assert!(error.contains("restart budget"), "{error}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(tasks.escalated(), ["consumer"]);
+        assert!(!report.is_clean());
+    }
+);
+
+/// A future ready at once whose destructor panics.
+struct PanicsWhenDropped;
+
+impl std::future::Future for PanicsWhenDropped {
+    type Output = ();
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::task::Poll::Ready(())
+    }
+}
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        explode("dropped after it finished");
+    }
+}
+
+conformance!(
+    a_panic_in_the_drop_of_a_finished_task_is_caught,
+    |env| async move {
+        let tasks = Tasks::new(env.rt.clone(), Shutdown::new());
+        tasks.spawn(PanicsWhenDropped).unwrap();
+        env.rt.spawn(tasks.track(PanicsWhenDropped).unwrap());
+        let report = tasks.shutdown(Duration::from_secs(1)).await;
+        assert_eq!(report.unnamed_failures(), 2, "{report}");
+    }
+);
+
+conformance!(
+    a_task_blocked_past_its_grace_is_not_reported_stopped,
+    |env| async move {
+        if env.is_virtual() {
+            return; // nothing blocks a thread on virtual time
+        }
+        let tasks = Tasks::new(env.rt.clone(), Shutdown::new());
+        tasks
+            .start("blocker", |stop| async move {
+                stop.triggered().await;
+                std::thread::sleep(ms(300)); // a blocking flush, past the grace
+            })
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        let first = tasks.stop("blocker", ms(20)).await.unwrap();
+        // Given up on after the grace and `ABANDON_AFTER`, not after the block.
+        assert!(
+            matches!(first.exit(), Exit::Abandoned | Exit::Overran),
+            "{first}"
+        );
+        // Whatever that first look said, once the call returns the task's end is
+        // recorded as late, never as a clean stop.
+        let report = tasks.shutdown(Duration::from_secs(5)).await;
+        let blocker = report.get("blocker").unwrap();
+        assert!(matches!(blocker.exit(), Exit::Overran), "{report}");
+        assert!(!report.is_clean());
+        assert!(t0.elapsed() >= ms(300));
+    }
+);
+
+conformance!(shutdown_gives_up_on_a_blocked_task, |env| async move {
+    if env.is_virtual() {
+        return; // nothing blocks a thread on virtual time
+    }
+    let tasks = Tasks::new(env.rt.clone(), Shutdown::new());
+    tasks
+        .start("blocker", move |stop| async move {
+            stop.triggered().await;
+            std::thread::sleep(Duration::from_secs(2)); // a blocking flush
+        })
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let report = tasks.shutdown(ms(50)).await;
+    let blocker = report.get("blocker").unwrap();
+    assert!(!report.is_clean());
+    if env.kind == steward_tests::Kind::Tokio {
+        // The scenario runs on its own thread: the shutdown gives up on the
+        // blocked worker after 50 ms + `ABANDON_AFTER`, long before 2 s.
+        assert!(matches!(blocker.exit(), Exit::Abandoned), "{report}");
+        assert!(
+            report.to_string().contains("blocker: abandoned"),
+            "{report}"
+        );
+        assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+    } else {
+        // The smol harness may run the task on the scenario's own thread,
+        // which then cannot look before the block ends: late, either way.
+        assert!(
+            matches!(blocker.exit(), Exit::Abandoned | Exit::Overran),
+            "{report}"
+        );
+    }
+});
+
+/// A runtime that is dropped with shielded work still pending drops that
+/// work: its handle then resolves. Shown on tokio, whose runtime drops every
+/// task it holds when dropped (a smol executor or the virtual-time runtime
+/// held by its own tasks' handles is not dropped while they live).
+#[test]
+fn a_shielded_handle_resolves_when_the_runtime_drops_the_work() {
+    // A runtime of its own, dropped with the shielded work pending.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let handle = steward_tokio::TokioRuntime::new(rt.handle().clone()).handle();
+    let tasks = Tasks::new(handle.clone(), Shutdown::new());
+    let clock = handle.clone();
+    let shielded = tasks.shield(async move {
+        clock.sleep(Duration::from_secs(3600)).await;
+        1
+    });
+    rt.block_on(async { tokio::task::yield_now().await });
+    drop(rt);
+    assert_eq!(
+        futures_lite::future::block_on(shielded),
+        Err(ShieldError::Dropped)
+    );
+}

@@ -4,6 +4,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use async_executor::Executor;
 use steward_core::app::Platform;
@@ -38,8 +39,17 @@ use crate::{ProbeServer, SmolRuntime};
 pub type App = steward_core::Lifecycle<Smol>;
 
 /// smol as a [`Platform`]: an executor run by one thread per core (at least
-/// two) plus the thread that calls `run`, async-io timers, signals through
-/// async-signal, and the probe server on an async-io listener.
+/// two), async-io timers, signals through async-signal, and the probe server
+/// on an async-io listener.
+///
+/// The thread that calls `run` polls only the service's sequence (and drives
+/// async-io's timers), never the executor's tasks: a task that blocks its
+/// thread cannot stop the sequence from keeping its deadlines. At the end,
+/// executor threads still blocked in a task at the deadline are not joined
+/// but left behind (and named in the report); the process exits without them.
+/// Time can still be lost on the thread that calls `run`: a blocking call in
+/// the body, or in a destructor that runs there, holds the sequence, and the
+/// App's watchdog then ends the process (exit code 1) at the grace + 750 ms.
 pub struct Smol {
     executor: Arc<Executor<'static>>,
     stop: Shutdown,
@@ -87,15 +97,41 @@ impl Platform for Smol {
     }
 
     fn block_on<F: Future>(&self, future: F) -> F::Output {
-        async_io::block_on(self.executor.run(future))
+        async_io::block_on(future)
+    }
+
+    fn shutdown_by(mut self, deadline: Instant) -> Option<String> {
+        let blocked = self.stop_threads(deadline);
+        (blocked > 0).then(|| {
+            format!("{blocked} executor thread(s) still busy at the deadline (a task blocking its thread): abandoned")
+        })
+    }
+}
+
+impl Smol {
+    /// Stops the executor threads and joins those that end by `deadline`;
+    /// returns how many were left behind, still running a task.
+    fn stop_threads(&mut self, deadline: Instant) -> usize {
+        self.stop.trigger(Reason::Requested);
+        // Bounded: one check every few milliseconds until the deadline.
+        while self.threads.iter().any(|t| !t.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let (done, blocked): (Vec<_>, Vec<_>) =
+            self.threads.drain(..).partition(JoinHandle::is_finished);
+        for thread in done {
+            let _ = thread.join();
+        }
+        // Dropping a `JoinHandle` detaches its thread.
+        blocked.len()
     }
 }
 
 impl Drop for Smol {
     fn drop(&mut self) {
-        self.stop.trigger(Reason::Requested);
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
+        // Not run through `shutdown_by` (a setup error): the same, bounded.
+        if !self.threads.is_empty() {
+            self.stop_threads(Instant::now() + Duration::from_secs(1));
         }
     }
 }

@@ -10,10 +10,11 @@
 //! without `unsafe` on our side.
 
 use std::io;
+use std::sync::{Mutex, PoisonError};
 
 use async_signal::{Signal, Signals};
 use smol::stream::StreamExt;
-use steward_core::signal::SignalHandler;
+use steward_core::signal::{deliver_routed, SignalHandler};
 use steward_core::Shutdown;
 
 /// The signals this platform can deliver: SIGTERM and SIGINT on unix; on
@@ -24,8 +25,9 @@ const LISTENED: &[Signal] = &[Signal::Term, Signal::Int];
 #[cfg(windows)]
 const LISTENED: &[Signal] = &[Signal::Int];
 
-/// Listens for SIGTERM and SIGINT (Windows: Ctrl-C) for the rest of the
-/// process, applying steward's rule to `shutdown`.
+/// Listens for SIGTERM and SIGINT (Windows: Ctrl-C), applying steward's
+/// rule to `shutdown`, until another call re-targets the listener (or the
+/// `App` that called it ends).
 ///
 /// The first signal triggers `shutdown` with
 /// [`Reason::Signal`](steward_core::Reason::Signal); a second one while it drains
@@ -37,16 +39,19 @@ const LISTENED: &[Signal] = &[Signal::Int];
 /// themselves. Call it before announcing readiness. It needs no running
 /// executor: it may be called before `smol::block_on`.
 ///
-/// The signals are awaited on a dedicated thread (named `steward-signals`,
-/// driving async-io with its own `block_on`), not on an executor: a second
-/// signal is the way out of a drain that is stuck, and a drain is often
-/// stuck because a task blocks the executor's threads. The thread costs one
-/// parked thread and lives until the process exits.
+/// Signals belong to the process: the first call starts one listener, a
+/// dedicated thread (named `steward-signals`, driving async-io with its own
+/// `block_on`), which lives until the process exits; every call
+/// [routes](SignalHandler::route) it to the new handler, so a second service
+/// in the same process drains on its first signal and no thread is added per
+/// call. The thread is not an executor's: a second signal is the way out of
+/// a drain that is stuck, and a drain is often stuck because a task blocks
+/// the executor's threads.
 ///
 /// # Errors
 ///
 /// When the signal handlers cannot be registered, or the thread cannot be
-/// started.
+/// started (the next call tries again).
 ///
 /// # Examples
 ///
@@ -66,10 +71,27 @@ const LISTENED: &[Signal] = &[Signal::Int];
 /// # }
 /// ```
 pub fn install(shutdown: &Shutdown) -> io::Result<SignalHandler> {
+    static LISTENING: Mutex<bool> = Mutex::new(false);
     let handler = SignalHandler::new(shutdown);
+    // Routed first: a signal that arrives once the listener runs finds it.
+    handler.route();
+    let mut listening = LISTENING.lock().unwrap_or_else(PoisonError::into_inner);
+    if !*listening {
+        if let Err(e) = listen() {
+            drop(listening);
+            handler.unroute();
+            return Err(e);
+        }
+        *listening = true;
+    }
+    Ok(handler)
+}
+
+/// Starts the process's one listener, which hands every signal to
+/// [`deliver_routed`].
+fn listen() -> io::Result<()> {
     // Registered here, so that the signals are caught once this returns.
     let mut signals = Signals::new(LISTENED)?;
-    let listener = handler.clone();
     std::thread::Builder::new()
         .name("steward-signals".into())
         .spawn(move || {
@@ -77,7 +99,7 @@ pub fn install(shutdown: &Shutdown) -> io::Result<SignalHandler> {
                 while let Some(signal) = signals.next().await {
                     match signal {
                         // The enum's discriminant is the signal's number.
-                        Ok(signal) => listener.deliver(signal as i32),
+                        Ok(signal) => deliver_routed(signal as i32),
                         // Reading from async-signal's own socket pair does not
                         // fail in practice; should it, stop rather than spin.
                         Err(err) => {
@@ -88,5 +110,5 @@ pub fn install(shutdown: &Shutdown) -> io::Result<SignalHandler> {
                 }
             });
         })?;
-    Ok(handler)
+    Ok(())
 }

@@ -15,12 +15,14 @@ mod windows;
 use windows as sys;
 
 use std::io;
+use std::sync::{Mutex, PoisonError};
 
-use steward_core::signal::SignalHandler;
+use steward_core::signal::{deliver_routed, SignalHandler};
 use steward_core::Shutdown;
 
-/// Listens for SIGTERM and SIGINT (Windows: Ctrl-C) for the rest of the
-/// process, applying steward's rule to `shutdown`.
+/// Listens for SIGTERM and SIGINT (Windows: Ctrl-C), applying steward's
+/// rule to `shutdown`, until another call re-targets the listener (or the
+/// `App` that called it ends).
 ///
 /// The first signal triggers `shutdown` with
 /// [`Reason::Signal`](steward_core::Reason::Signal); a second one while it drains
@@ -32,17 +34,21 @@ use steward_core::Shutdown;
 /// themselves. Call it before announcing readiness. It may be called inside
 /// or outside a tokio runtime.
 ///
-/// The signals are awaited on a dedicated thread running a small
-/// current-thread tokio runtime of its own, not on the application's
-/// runtime: a second signal is the way out of a drain that is stuck, and a
-/// drain is often stuck because tasks block the runtime's threads (on a
-/// current-thread runtime, one such task is enough). tokio's signal
-/// registry is process-wide, so this costs one parked thread and no lost
-/// signal for the application's own listeners.
+/// Signals belong to the process: the first call starts one listener, a
+/// dedicated thread running a small current-thread tokio runtime of its
+/// own, which lives until the process exits; every call
+/// [routes](SignalHandler::route) it to the new handler, so a second service
+/// in the same process drains on its first signal and no thread is added per
+/// call. The listener is not on the application's runtime: a second signal
+/// is the way out of a drain that is stuck, and a drain is often stuck
+/// because tasks block the runtime's threads (on a current-thread runtime,
+/// one such task is enough). tokio's signal registry is process-wide, so no
+/// signal is lost for the application's own listeners.
 ///
 /// # Errors
 ///
-/// When the runtime, the signal handlers or the thread cannot be made.
+/// When the runtime, the signal handlers or the thread cannot be made (the
+/// next call tries again).
 ///
 /// # Examples
 ///
@@ -61,7 +67,25 @@ use steward_core::Shutdown;
 /// }
 /// ```
 pub fn install(shutdown: &Shutdown) -> io::Result<SignalHandler> {
+    static LISTENING: Mutex<bool> = Mutex::new(false);
     let handler = SignalHandler::new(shutdown);
+    // Routed first: a signal that arrives once the listener runs finds it.
+    handler.route();
+    let mut listening = LISTENING.lock().unwrap_or_else(PoisonError::into_inner);
+    if !*listening {
+        if let Err(e) = listen() {
+            drop(listening);
+            handler.unroute();
+            return Err(e);
+        }
+        *listening = true;
+    }
+    Ok(handler)
+}
+
+/// Starts the process's one listener, which hands every signal to
+/// [`deliver_routed`].
+fn listen() -> io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()?;
@@ -71,15 +95,14 @@ pub fn install(shutdown: &Shutdown) -> io::Result<SignalHandler> {
         let _enter = runtime.enter();
         sys::Signals::new()?
     };
-    let listener = handler.clone();
     std::thread::Builder::new()
         .name("steward-signals".into())
         .spawn(move || {
             runtime.block_on(async move {
                 while let Some(signo) = signals.recv().await {
-                    listener.deliver(signo);
+                    deliver_routed(signo);
                 }
             });
         })?;
-    Ok(handler)
+    Ok(())
 }

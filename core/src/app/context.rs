@@ -9,8 +9,16 @@ use crate::runtime::RuntimeHandle;
 use crate::tasks::Tasks;
 use crate::Shutdown;
 
-/// The name of the liveness check every [`App`](super::App) registers: it
-/// fails once a task escalated (see [`Tasks::escalated`]).
+/// The name of the check every [`App`](super::App) registers: it fails once
+/// a task escalated (see [`Tasks::escalated`]).
+///
+/// An escalation also triggers the service's shutdown, and a draining
+/// service answers `/livez` healthy *without running its checks*: the
+/// kubelet must not restart a pod that is already exiting within its grace
+/// (a restart would cut its drain). So `/livez` never shows this check
+/// failing; `/healthz`, `/health` and [`Health::report`] (every check,
+/// whatever the phase) do, and the App's exit code (1) and report say
+/// which task escalated.
 ///
 /// # Examples
 ///
@@ -53,8 +61,10 @@ impl Context {
     pub(super) fn new(rt: RuntimeHandle, shutdown: Shutdown) -> Self {
         let health = Health::new(rt.clone());
         let tasks = Tasks::new(rt.clone(), shutdown.clone());
-        // Liveness fails once a supervised task escalated (past its restart
-        // budget) or a critical task ended: the task registry's own check.
+        // Fails once a supervised task escalated (past its restart budget)
+        // or a critical task ended: the task registry's own check. Tagged
+        // live, but an escalation starts the drain, during which `/livez`
+        // runs no check (see `TASKS_CHECK`).
         let registry = tasks.clone();
         let escalated = move || {
             let names = registry.escalated();

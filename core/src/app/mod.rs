@@ -12,29 +12,56 @@
 //!    `/livez` 200, `/readyz` and `/startupz` 503. The body runs: it starts
 //!    resources on the [`Lifespan`](crate::Lifespan), tasks on the [`Tasks`](crate::Tasks) registry and
 //!    registers checks on [`Health`](crate::health::Health), then returns. A signal during startup
-//!    stops the body where it is.
+//!    stops the body where it is; that is not a failure (an error the body
+//!    returns once the shutdown was triggered, such as an interrupted
+//!    lifespan step, counts as the interruption, not as a failed startup).
 //! 2. **Running.** The body returned `Ok`: ready. The service runs until its
 //!    [`Shutdown`] is triggered: a signal, [`Shutdown::trigger`], a critical
 //!    task ending, a supervised task past its restart budget.
-//! 3. **Draining.** Readiness fails at once. The pre-stop delay lets load
-//!    balancers notice (a second signal cuts it, and exits). Tasks get their
-//!    stop signal and the rest of the budget; then the lifespan is torn down
-//!    in reverse order, with whatever budget is left.
-//! 4. **Report.** Every task and resource, how it ended and how long it took,
-//!    logged through `tracing` and returned as an [`AppReport`], whose
-//!    [`exit_code`](AppReport::exit_code) follows DESIGN.md: 0 when all ended
-//!    in time, 1 when startup failed, a task failed or was aborted, a
-//!    teardown step failed, or a task's failure brought the service down.
+//! 3. **Draining**, within one budget, [`grace`](Lifecycle::grace), counted
+//!    from the trigger. Readiness fails at once and the health checks'
+//!    background refresh stops. The pre-stop delay lets load balancers
+//!    notice (a second signal cuts it, and exits). Tasks get their stop
+//!    signal and the time left, minus the teardown's
+//!    [reserve](Lifecycle::teardown_reserve); a task still running then is
+//!    aborted, and one whose thread is blocked is abandoned
+//!    [`Tasks::ABANDON_AFTER`](crate::Tasks::ABANDON_AFTER) (100 ms) later. Then the
+//!    App waits for the [`Shutdown`]'s guards ([`Shutdown::drained`]) until
+//!    the same point, and gives up on those still held. Last, the lifespan is
+//!    torn down in reverse order, by the end of the budget (each step within
+//!    its own stop timeout too).
+//! 4. **Report.** Every task, guard and resource, how it ended and how long
+//!    it took, logged through `tracing` and returned as an [`AppReport`],
+//!    whose [`exit_code`](AppReport::exit_code) follows DESIGN.md: 0 when all
+//!    ended in time, 1 when startup failed, a task failed, was aborted, ended
+//!    past its grace or was abandoned, a guard was still held, a teardown
+//!    step failed or timed out, or a task's failure brought the service down.
 //!    A second signal exits at once with 128 + its number.
+//!
+//! # The budget is a deadline
+//!
+//! With [`Lifecycle::run`], the process exits by `grace` +
+//! [`EXIT_SLACK`] (1 s) after the trigger, whatever the tasks, threads,
+//! guards, checks and resources do: nothing in the sequence waits without a
+//! deadline, work still running at its deadline is abandoned (named in the
+//! report, exit code 1), and the adapter shuts its runtime down with the
+//! time left (tokio's `shutdown_timeout`; smol stops joining its executor
+//! threads), reporting threads it had to leave behind. Time can still be lost
+//! where no future is polled: a synchronous call on the thread that runs the
+//! sequence (a blocking `Drop`, a blocking call in the body), or every
+//! runtime thread blocked so that no timer fires. For that, a watchdog thread
+//! armed at the trigger prints what is still running, flushes stderr and
+//! ends the process with exit code 1 at `grace` + 750 ms.
 
 mod context;
 mod report;
 mod systemd;
+mod watchdog;
 
 use std::error::Error;
 use std::fmt;
 use std::future::Future;
-use std::io;
+use std::io::{self, Write as _};
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -53,6 +80,8 @@ use crate::{Reason, Shutdown};
 pub use context::{Context, TASKS_CHECK};
 pub use report::{AppReport, Startup};
 
+use watchdog::Watchdog;
+
 /// The default budget from the trigger to the exit: under Kubernetes' 30 s
 /// `terminationGracePeriodSeconds`, with room for the process to exit.
 ///
@@ -68,6 +97,20 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(25);
 ///
 /// See [`Lifecycle::new`].
 pub const KUBERNETES_PRE_STOP: Duration = Duration::from_secs(5);
+
+/// How long past its [`grace`](Lifecycle::grace) a service run by
+/// [`Lifecycle::run`] may take to exit, at most: 1 s. The sequence ends by
+/// the grace (plus [`Tasks::ABANDON_AFTER`](crate::Tasks::ABANDON_AFTER) when a
+/// task's thread is blocked), the runtime's shutdown by grace + 500 ms, and
+/// the watchdog ends the process at grace + 750 ms if neither happened.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// assert!(steward_core::app::EXIT_SLACK <= Duration::from_secs(1));
+/// ```
+pub const EXIT_SLACK: Duration = Duration::from_secs(1);
 
 /// What an adapter provides so that [`Lifecycle::run`] can run a service: a
 /// runtime, a signal source and a probe server. Each method is a few lines
@@ -150,6 +193,24 @@ pub trait Platform: Sized {
 
     /// Runs `future` to completion on this runtime, blocking the thread.
     fn block_on<F: Future>(&self, future: F) -> F::Output;
+
+    /// Shuts the runtime down by `deadline` (real time): whatever still runs
+    /// then (a thread blocked in a synchronous call, outstanding blocking
+    /// work) is abandoned, not waited for. Returns a description of what was
+    /// abandoned, which the App adds to its report (and which makes its exit
+    /// code 1), or `None` when everything ended.
+    ///
+    /// The default drops the platform, which may wait without limit: a real
+    /// platform overrides it.
+    ///
+    /// # Examples
+    ///
+    /// See [`Platform`].
+    fn shutdown_by(self, deadline: Instant) -> Option<String> {
+        let _ = deadline;
+        drop(self);
+        None
+    }
 }
 
 /// A service's lifecycle: its settings, then one call that runs it.
@@ -187,6 +248,7 @@ pub trait Platform: Sized {
 pub struct Lifecycle<P> {
     grace: Duration,
     pre_stop: Duration,
+    reserve: Option<Duration>,
     probe_addr: Option<SocketAddr>,
     signals: bool,
     show_errors: bool,
@@ -233,6 +295,7 @@ impl<P> Lifecycle<P> {
             } else {
                 Duration::ZERO
             },
+            reserve: None,
             probe_addr: None,
             signals: true,
             show_errors: false,
@@ -268,6 +331,40 @@ impl<P> Lifecycle<P> {
     pub fn pre_stop(mut self, delay: Duration) -> Self {
         self.pre_stop = delay;
         self
+    }
+
+    /// The share of the budget kept for the teardown: the tasks' phase (with
+    /// the pre-stop delay and the wait for guards) ends this long before the
+    /// budget does, so that a task that ignores its stop cannot leave the
+    /// resources' stops no time. Default: a fifth of the grace. It applies
+    /// only when there is something to tear down (the lifespan holds a
+    /// resource when the drain starts); each step's own stop timeout still
+    /// bounds it. `Duration::ZERO` lets the tasks use the whole budget.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let app = steward_core::App::new().grace(Duration::from_secs(10));
+    /// assert_eq!(app.reserve(), Duration::from_secs(2)); // a fifth by default
+    /// let app = app.teardown_reserve(Duration::from_secs(4));
+    /// assert_eq!(app.reserve(), Duration::from_secs(4));
+    /// ```
+    #[must_use]
+    pub fn teardown_reserve(mut self, reserve: Duration) -> Self {
+        self.reserve = Some(reserve);
+        self
+    }
+
+    /// The teardown's reserve: as set with [`Lifecycle::teardown_reserve`],
+    /// or a fifth of the grace; never more than the grace.
+    ///
+    /// # Examples
+    ///
+    /// See [`Lifecycle::teardown_reserve`].
+    #[must_use]
+    pub fn reserve(&self) -> Duration {
+        self.reserve.unwrap_or(self.grace / 5).min(self.grace)
     }
 
     /// Serves the probe endpoints on `addr` (with [`Lifecycle::run`]).
@@ -345,7 +442,11 @@ impl<P> Lifecycle<P> {
     {
         let cx = Context::new(rt, Shutdown::new());
         Serve {
-            inner: Box::pin(self.sequence(cx, None, body)),
+            inner: Box::pin(async move {
+                let (report, _) = self.sequence(cx, None, None, body).await;
+                log_report(&report);
+                report
+            }),
         }
     }
 
@@ -358,8 +459,9 @@ impl<P> Lifecycle<P> {
         self,
         cx: Context,
         signals: Option<SignalHandler>,
+        watchdog: Option<&Watchdog>,
         body: B,
-    ) -> AppReport
+    ) -> (AppReport, Option<Instant>)
     where
         B: FnOnce(Context) -> Fut,
         Fut: Future<Output = Result<(), E>>,
@@ -368,6 +470,11 @@ impl<P> Lifecycle<P> {
         let rt = cx.runtime().clone();
         let shutdown = cx.shutdown().clone();
         let started = rt.now();
+        let phase = |name| {
+            if let Some(watchdog) = watchdog {
+                watchdog.phase(name);
+            }
+        };
 
         // 1. Starting: the body, raced against the trigger.
         let startup = {
@@ -375,6 +482,13 @@ impl<P> Lifecycle<P> {
             match shutdown.run_until_triggered(body).await {
                 None => Startup::Interrupted,
                 Some(Ok(Ok(()))) => Startup::Done(rt.now() - started),
+                // The trigger came first: the error is its consequence (an
+                // interrupted lifespan step), not a failed startup.
+                Some(Ok(Err(e))) if shutdown.is_triggered() && !is_fault(&shutdown) => {
+                    let e = e.into();
+                    tracing::info!(error = %e, "startup interrupted by the shutdown");
+                    Startup::Interrupted
+                }
                 Some(Ok(Err(e))) => Startup::Failed(e.into().to_string()),
                 Some(Err(panic)) => Startup::Failed(format!(
                     "panicked: {}",
@@ -386,6 +500,7 @@ impl<P> Lifecycle<P> {
             Startup::Done(took) => {
                 cx.probes().set_running();
                 tracing::info!(took = ?took, "service ready");
+                phase("running");
                 // 2. Running.
                 shutdown.triggered().await;
             }
@@ -398,16 +513,27 @@ impl<P> Lifecycle<P> {
 
         // 3. Draining, within one budget.
         let triggered_at = rt.now();
+        let platform_deadline = watchdog.map(Watchdog::arm);
         let deadline = triggered_at + self.grace;
         let reason = shutdown.reason();
         cx.probes().set_draining();
+        cx.health().stop_refresh();
+        // The teardown's reserve, when there is something to tear down.
+        let reserve = if cx.lifespan().is_empty() {
+            Duration::ZERO
+        } else {
+            self.reserve()
+        };
+        let tasks_deadline = deadline - reserve;
         tracing::info!(
             reason = %reason.as_ref().map_or_else(String::new, ToString::to_string),
             budget = ?self.grace,
+            reserve = ?reserve,
             "shutting down"
         );
         if startup.is_done() && !self.pre_stop.is_zero() {
-            let delay = self.pre_stop.min(remaining(&rt, deadline));
+            phase("in the pre-stop delay");
+            let delay = self.pre_stop.min(remaining(&rt, tasks_deadline));
             let sleep = rt.sleep(delay);
             match &signals {
                 Some(signals) => {
@@ -417,25 +543,54 @@ impl<P> Lifecycle<P> {
                 None => sleep.await,
             }
         }
-        let tasks = cx.tasks().shutdown(remaining(&rt, deadline)).await;
+        phase("stopping the tasks");
+        // A task whose thread is blocked costs up to `ABANDON_AFTER` more,
+        // taken from the reserve (or past the budget, within `EXIT_SLACK`).
+        let tasks = cx.tasks().shutdown(remaining(&rt, tasks_deadline)).await;
+        phase("waiting for the shutdown's guards");
+        let drained = rt.timeout(remaining(&rt, tasks_deadline), shutdown.drained());
+        let guards = match drained.await {
+            Ok(()) => Vec::new(),
+            Err(_) => {
+                let holders: Vec<String> =
+                    shutdown.holders().iter().map(ToString::to_string).collect();
+                tracing::warn!(held_at = ?holders, "shutdown guards still held at their deadline: abandoned");
+                holders
+            }
+        };
+        phase("tearing the resources down");
         let lifespan = cx.lifespan().teardown_until(deadline).await;
+        phase("reporting");
 
         // 4. Report.
         let report = AppReport::new(
             reason,
             startup,
             tasks,
+            guards,
             lifespan,
             triggered_at - started,
             rt.now() - triggered_at,
             self.grace,
         );
-        if report.exit_code() == 0 {
-            tracing::info!("shutdown report\n{report}");
-        } else {
-            tracing::warn!("shutdown report\n{report}");
-        }
-        report
+        (report, platform_deadline)
+    }
+}
+
+/// Whether the service's shutdown was triggered by a fault (a task's
+/// failure, a fatal error) rather than asked for.
+fn is_fault(shutdown: &Shutdown) -> bool {
+    matches!(
+        shutdown.reason(),
+        Some(Reason::TaskFailed { .. } | Reason::Fatal(_))
+    )
+}
+
+fn log_report(report: &AppReport) {
+    if report.exit_code() == 0 {
+        tracing::info!("shutdown report\n{report}");
+    } else {
+        tracing::warn!("shutdown report\n{report}");
     }
 }
 
@@ -467,7 +622,9 @@ impl<P: Platform> Lifecycle<P> {
                 // The sequence logged the report through `tracing`; with no
                 // subscriber to show it, print it, so that it is never lost.
                 if !tracing::dispatcher::has_been_set() {
-                    eprintln!("{report}");
+                    let mut stderr = std::io::stderr().lock();
+                    let _ = writeln!(stderr, "{report}");
+                    let _ = stderr.flush();
                 }
                 ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(1))
             }
@@ -480,6 +637,10 @@ impl<P: Platform> Lifecycle<P> {
     }
 
     /// As [`Lifecycle::run`], returning the report instead of printing it.
+    ///
+    /// It keeps the same deadline: it returns by `grace` + [`EXIT_SLACK`]
+    /// after the trigger, and its watchdog ends the process (exit code 1,
+    /// what still runs printed on stderr) when the sequence cannot.
     ///
     /// # Errors
     ///
@@ -502,7 +663,9 @@ impl<P: Platform> Lifecycle<P> {
         } else {
             None
         };
-        let mut cx = Context::new(platform.runtime(), shutdown);
+        // Unroutes the signals however this returns.
+        let _routed = signals.clone().map(Routed);
+        let mut cx = Context::new(platform.runtime(), shutdown.clone());
         let server_stop = Shutdown::new();
         if let Some(addr) = self.probe_addr {
             let bound = platform.serve_probes(addr, self.endpoints(&cx), server_stop.clone())?;
@@ -510,9 +673,29 @@ impl<P: Platform> Lifecycle<P> {
             cx.set_probe_addr(bound);
         }
         systemd::start(&cx, self.grace, &server_stop);
-        let report = platform.block_on(self.sequence(cx, signals, body));
+        let watchdog = Watchdog::spawn(self.grace, cx.tasks().clone(), shutdown)?;
+        let grace = self.grace;
+        let (mut report, deadline) =
+            platform.block_on(self.sequence(cx, signals, Some(&watchdog), body));
         server_stop.trigger(Reason::Requested);
+        watchdog.phase("shutting the runtime down");
+        let deadline = deadline.unwrap_or_else(|| Instant::now() + grace);
+        if let Some(abandoned) = platform.shutdown_by(deadline) {
+            tracing::warn!("runtime: {abandoned}");
+            report.set_runtime_abandoned(abandoned);
+        }
+        watchdog.done();
+        log_report(&report);
         Ok(report)
+    }
+}
+
+/// Unroutes a [`SignalHandler`] when dropped: the App's signals end with it.
+struct Routed(SignalHandler);
+
+impl Drop for Routed {
+    fn drop(&mut self) {
+        self.0.unroute();
     }
 }
 
@@ -559,6 +742,7 @@ impl<P> fmt::Debug for Lifecycle<P> {
         f.debug_struct("Lifecycle")
             .field("grace", &self.grace)
             .field("pre_stop", &self.pre_stop)
+            .field("reserve", &self.reserve())
             .field("probe_addr", &self.probe_addr)
             .field("signals", &self.signals)
             .finish_non_exhaustive()

@@ -62,17 +62,21 @@ pub struct AppReport {
     reason: Option<Reason>,
     startup: Startup,
     tasks: TasksReport,
+    guards: Vec<String>,
     lifespan: LifespanReport,
+    runtime_abandoned: Option<String>,
     uptime: Duration,
     took: Duration,
     budget: Duration,
 }
 
 impl AppReport {
+    #[allow(clippy::too_many_arguments)] // one private constructor, each field named at its one call
     pub(super) fn new(
         reason: Option<Reason>,
         startup: Startup,
         tasks: TasksReport,
+        guards: Vec<String>,
         lifespan: LifespanReport,
         uptime: Duration,
         took: Duration,
@@ -82,7 +86,9 @@ impl AppReport {
             reason,
             startup,
             tasks,
+            guards,
             lifespan,
+            runtime_abandoned: None,
             uptime,
             took,
             budget,
@@ -119,6 +125,52 @@ impl AppReport {
         &self.tasks
     }
 
+    /// Where the [`Shutdown`](crate::Shutdown)'s guards still held at their
+    /// deadline were taken (`file:line:column`): the App stopped waiting for
+    /// them. Empty when every guard was released in time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "test-util")] {
+    /// use std::time::Duration;
+    /// use steward_core::{App, Reason};
+    ///
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let report = rt.block_on(App::new().grace(Duration::from_secs(2)).serve(rt.handle(), |cx| async move {
+    ///     let guard = cx.shutdown().guard(); // work in flight, never released
+    ///     std::mem::forget(guard);
+    ///     cx.shutdown().trigger(Reason::Requested);
+    ///     Ok::<_, std::io::Error>(())
+    /// }));
+    /// assert_eq!(report.guards().len(), 1);
+    /// assert!(report.guards()[0].contains(file!()));
+    /// assert_eq!(report.exit_code(), 1);
+    /// assert_eq!(report.took(), Duration::from_secs(2));
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn guards(&self) -> &[String] {
+        &self.guards
+    }
+
+    /// What the runtime's shutdown had to leave behind (threads still
+    /// blocked at the deadline), as the adapter described it; `None` when
+    /// the runtime stopped cleanly, or when it ran without a platform
+    /// ([`Lifecycle::serve`](super::Lifecycle::serve)).
+    ///
+    /// # Examples
+    ///
+    /// See [`AppReport`].
+    #[must_use]
+    pub fn runtime_abandoned(&self) -> Option<&str> {
+        self.runtime_abandoned.as_deref()
+    }
+
+    pub(super) fn set_runtime_abandoned(&mut self, what: String) {
+        self.runtime_abandoned = Some(what);
+    }
+
     /// How each resource started and stopped.
     ///
     /// # Examples
@@ -149,9 +201,11 @@ impl AppReport {
         self.took
     }
 
-    /// The exit code that DESIGN.md fixes: 0 after a clean shutdown; 1 when
-    /// startup failed, a task failed or had to be aborted, a resource failed
-    /// to stop, or a task's failure brought the service down.
+    /// The exit code that DESIGN.md fixes: 0 after a clean shutdown (an
+    /// interrupted startup included); 1 when startup failed, a task failed,
+    /// was aborted, ended past its grace or was abandoned, a guard was still
+    /// held, the runtime left threads behind, a resource failed to stop, or
+    /// a task's failure brought the service down.
     ///
     /// # Examples
     ///
@@ -164,6 +218,8 @@ impl AppReport {
         );
         let clean = matches!(self.startup, Startup::Done(_) | Startup::Interrupted)
             && self.tasks.is_clean()
+            && self.guards.is_empty()
+            && self.runtime_abandoned.is_none()
             && self.lifespan.is_clean()
             && !faulted;
         i32::from(!clean)
@@ -197,12 +253,21 @@ impl fmt::Display for AppReport {
         for line in self.tasks.to_string().lines() {
             writeln!(f, "  {line}")?;
         }
+        if !self.guards.is_empty() {
+            writeln!(f, "guards still held at the deadline, abandoned:")?;
+            for at in &self.guards {
+                writeln!(f, "  taken at {at}")?;
+            }
+        }
         writeln!(f, "resources:")?;
         if self.lifespan.steps().is_empty() {
             writeln!(f, "  none")?;
         }
         for line in self.lifespan.to_string().lines() {
             writeln!(f, "  {line}")?;
+        }
+        if let Some(what) = &self.runtime_abandoned {
+            writeln!(f, "runtime: {what}")?;
         }
         Ok(())
     }

@@ -173,6 +173,42 @@ impl Health {
         Ok(())
     }
 
+    /// Stops the background refresh of every check, for good: the
+    /// [`App`](crate::App) calls it when the drain starts, so that no check
+    /// probes a resource that is being closed. Checks registered later run
+    /// once. Reports then answer from the last results (a background result
+    /// goes stale, so unhealthy, after three of its intervals); inline checks
+    /// still run when a report asks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "test-util")] {
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use steward_core::health::{Check, Health, Status};
+    ///
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let health = Health::new(rt.handle());
+    /// let runs = Arc::new(AtomicUsize::new(0));
+    /// let count = runs.clone();
+    /// let check = move || {
+    ///     count.fetch_add(1, Ordering::SeqCst);
+    ///     async { Status::Healthy }
+    /// };
+    /// health.register(Check::new("db", check).every(Duration::from_secs(1)))?;
+    /// rt.advance(Duration::from_millis(2500)); // runs at 0, 1 and 2 s
+    /// health.stop_refresh();
+    /// rt.advance(Duration::from_secs(10));
+    /// assert_eq!(runs.load(Ordering::SeqCst), 3);
+    /// # }
+    /// # Ok::<(), steward_core::health::RegisterError>(())
+    /// ```
+    pub fn stop_refresh(&self) {
+        self.inner.stop.trigger(crate::Reason::Requested);
+    }
+
     /// The current results of the selected checks.
     ///
     /// Background checks answer from their cache at once; inline checks whose

@@ -237,16 +237,37 @@ impl LifespanReport {
         self.steps
     }
 
-    /// Whether every step completed (an empty report is clean).
+    /// Whether every step completed or was interrupted by the shutdown (an
+    /// empty report is clean). A start cut because the service was asked to
+    /// stop is not a failure: nothing went wrong, the service was told to go
+    /// away while it was starting.
     ///
     /// # Examples
     ///
     /// ```
+    /// # #[cfg(feature = "test-util")] {
+    /// use steward_core::{testing::TestRuntime, Lifespan, Reason, Shutdown, StepOutcome};
+    ///
     /// assert!(steward_core::LifespanReport::default().is_clean());
+    /// let rt = TestRuntime::new();
+    /// let shutdown = Shutdown::new();
+    /// let lifespan = Lifespan::new(rt.handle(), shutdown.clone());
+    /// shutdown.trigger(Reason::Signal(15)); // SIGTERM while starting
+    /// let start = lifespan.start("db", futures_lite::future::pending::<Result<(), String>>(), |()| async {});
+    /// assert!(rt.block_on(start).is_err());
+    /// let report = lifespan.report();
+    /// assert!(matches!(report.steps()[0].outcome, StepOutcome::Interrupted(_)));
+    /// assert!(report.is_clean());
+    /// # }
     /// ```
     #[must_use]
     pub fn is_clean(&self) -> bool {
-        self.steps.iter().all(|s| s.outcome.is_completed())
+        self.steps.iter().all(|s| {
+            matches!(
+                s.outcome,
+                StepOutcome::Completed | StepOutcome::Interrupted(_)
+            )
+        })
     }
 }
 

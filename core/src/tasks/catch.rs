@@ -76,8 +76,15 @@ impl<F: Future> Future for CatchUnwind<F> {
         match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(out)) => {
-                future.set(None);
-                Poll::Ready(Ok(out))
+                // The finished future's destructor may panic too: caught here,
+                // so that it never reaches the executor.
+                match drop_caught(future) {
+                    None => Poll::Ready(Ok(out)),
+                    Some(msg) => {
+                        drop(out);
+                        Poll::Ready(Err(format!("panicked while dropped: {msg}")))
+                    }
+                }
             }
             Err(payload) => {
                 let msg = panic_message(&*payload);
@@ -265,6 +272,29 @@ mod tests {
             std::panic::panic_any(5_u8);
         }));
         assert!(out.unwrap_err().contains("not a string"));
+    }
+
+    /// A future that is ready at once and panics when dropped.
+    struct PanicOnDrop;
+    impl Future for PanicOnDrop {
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+            Poll::Ready(())
+        }
+    }
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("drop of a finished task");
+        }
+    }
+
+    #[test]
+    fn a_panic_in_the_drop_of_a_finished_future_is_caught() {
+        let out = futures_lite::future::block_on(CatchUnwind::new(PanicOnDrop));
+        assert_eq!(
+            out,
+            Err("panicked while dropped: drop of a finished task".to_owned())
+        );
     }
 
     #[test]

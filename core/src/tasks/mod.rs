@@ -180,6 +180,31 @@ where
 }
 
 impl Tasks {
+    /// How long [`stop`](Tasks::stop) and [`shutdown`](Tasks::shutdown) wait,
+    /// after the grace ran out and the abort was raised, for the aborted
+    /// tasks to be dropped: 100 ms. A task still not ended then (its thread
+    /// is blocked in a synchronous call, so it cannot be dropped) is
+    /// reported as [`Exit::Abandoned`] and not waited for any more.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "test-util")] {
+    /// use std::time::Duration;
+    /// use steward_core::{testing::TestRuntime, Shutdown, Tasks};
+    ///
+    /// assert_eq!(Tasks::ABANDON_AFTER, Duration::from_millis(100));
+    /// let rt = TestRuntime::new();
+    /// let tasks = Tasks::new(rt.handle(), Shutdown::new());
+    /// tasks.start("deaf", |_stop| futures_lite::future::pending::<()>())?;
+    /// rt.block_on(tasks.shutdown(Duration::from_secs(1)));
+    /// // On virtual time the abort drops the task at once: no time is added.
+    /// assert_eq!(rt.elapsed(), Duration::from_secs(1));
+    /// # }
+    /// # Ok::<(), steward_core::StartError>(())
+    /// ```
+    pub const ABANDON_AFTER: Duration = stop::ABANDON_AFTER;
+
     /// A new registry whose tasks run on `rt`, escalating to `shutdown`.
     ///
     /// `shutdown` is the service's scope (see *Stopping is explicit* above).
@@ -395,7 +420,10 @@ impl Tasks {
     /// Resolves to the task's report, which says which happened
     /// ([`Exit::Stopped`] or [`Exit::Aborted`], or how it ended otherwise),
     /// or `None` if no task of that name is running. A stopped task is not
-    /// restarted, even when supervised.
+    /// restarted, even when supervised. It resolves at the latest
+    /// [`Tasks::ABANDON_AFTER`] after `grace`: a task whose thread is blocked
+    /// is then reported [`Exit::Abandoned`]; one that returns after `grace`
+    /// is reported [`Exit::Overran`].
     ///
     /// # Cancel safety
     ///
@@ -435,8 +463,10 @@ impl Tasks {
     ///
     /// Closes the registry, triggers every named task's scope, and waits
     /// until all tracked tasks (named, unnamed and shielded) have ended or
-    /// `grace` has passed; then it aborts the rest and waits for them to be
-    /// dropped. Calling it again reports again.
+    /// `grace` has passed; then it aborts the rest and waits up to
+    /// [`Tasks::ABANDON_AFTER`] for them to be dropped. It therefore resolves
+    /// by `grace + ABANDON_AFTER` whatever the tasks do. Calling it again
+    /// reports again.
     ///
     /// # Cancel safety
     ///
@@ -446,9 +476,16 @@ impl Tasks {
     /// # Caveats
     ///
     /// An abort drops a task on its executor the next time it is polled; a
-    /// task that blocks its thread (a synchronous call that never returns)
-    /// cannot be dropped, and the report then waits for it. Bound the whole
-    /// shutdown with [`RuntimeHandle::timeout`] when that matters.
+    /// task that blocks its thread (a synchronous call, a blocking flush, a
+    /// `std::thread::sleep`) cannot be dropped until the call returns. The
+    /// report does not wait for it: after [`Tasks::ABANDON_AFTER`] it is
+    /// reported [`Exit::Abandoned`] (unnamed ones are counted in
+    /// [`Report::abandoned_unnamed`]) and keeps its thread, which the
+    /// runtime's own shutdown must then give up on (the adapters' `App`
+    /// does). Time can still be lost where no future is polled: a blocking
+    /// call inside a task's `Drop` runs during the abort, on the executor's
+    /// thread, and the report is then late by as long as it blocks, up to
+    /// `ABANDON_AFTER`.
     ///
     /// # Examples
     ///
@@ -742,7 +779,9 @@ impl TaskBuilder<'_> {
     /// Marks the task critical: when it ends for any cause other than a stop
     /// asked for (completed, failed past its restarts, panicked), the
     /// service's shutdown is triggered with
-    /// [`Reason::TaskFailed`](crate::Reason::TaskFailed).
+    /// [`Reason::TaskFailed`](crate::Reason::TaskFailed). It escalates once,
+    /// and not at all when it ends after the service's shutdown was
+    /// triggered for another cause.
     ///
     /// # Examples
     ///

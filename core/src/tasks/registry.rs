@@ -91,8 +91,9 @@ pub(crate) struct Control {
     pub(crate) abort: AbortCell,
     critical: bool,
     started: Instant,
-    /// When a stop was first asked for.
-    stop_asked: Mutex<Option<Instant>>,
+    /// When a stop was first asked for, and the end of the grace it was
+    /// given: a task that returns after that is reported as overran.
+    stop_asked: Mutex<Option<(Instant, Instant)>>,
     restarts: AtomicUsize,
     /// The report, once the task ended; set before `ended` is notified.
     end: Mutex<Option<TaskReport>>,
@@ -195,12 +196,20 @@ impl Inner {
     }
 
     /// Every named task's last report in start order, then the aborted
-    /// unnamed tasks.
-    pub(crate) fn reports(&self) -> Vec<TaskReport> {
+    /// unnamed tasks. With `abandoned_at`, a named task still running is
+    /// reported as [`Exit::Abandoned`] at that time; without, it is left out.
+    pub(crate) fn reports(&self, abandoned_at: Option<Instant>) -> Vec<TaskReport> {
         let mut ended: Vec<_> = lock(&self.named)
             .tasks
             .values()
-            .filter_map(|e| Some((e.seq, lock(&e.control.end).clone()?)))
+            .filter_map(|e| {
+                let report = lock(&e.control.end).clone();
+                match (report, abandoned_at) {
+                    (Some(report), _) => Some((e.seq, report)),
+                    (None, Some(now)) => Some((e.seq, e.control.abandoned(now))),
+                    (None, None) => None,
+                }
+            })
             .collect();
         ended.sort_unstable_by_key(|(seq, _)| *seq);
         let mut out: Vec<_> = ended.into_iter().map(|(_, r)| r).collect();
@@ -237,6 +246,12 @@ impl Inner {
                     "task aborted: still running when its grace ran out"
                 );
             }
+            Exit::Overran => {
+                tracing::warn!(task = name, "task ended only after its grace ran out");
+            }
+            Exit::Abandoned => {
+                tracing::warn!(task = name, "task abandoned: still running after its grace");
+            }
             Exit::Completed | Exit::Stopped => return,
         }
         let hook = lock(&self.hook).clone();
@@ -248,13 +263,15 @@ impl Inner {
     }
 
     /// Triggers the service's shutdown because of task `name`; `why` becomes
-    /// the error of [`Reason::TaskFailed`].
+    /// the error of [`Reason::TaskFailed`]. A task escalates once: a critical
+    /// supervised task past its budget is not escalated again when it ends.
     pub(crate) fn escalate(&self, name: &str, why: String) {
         {
             let mut escalated = lock(&self.escalated);
-            if !escalated.iter().any(|n| n == name) {
-                escalated.push(name.to_owned());
+            if escalated.iter().any(|n| n == name) {
+                return;
             }
+            escalated.push(name.to_owned());
         }
         tracing::error!(task = name, why = %why, "task escalated: triggering the service's shutdown");
         self.service.trigger(Reason::TaskFailed {
@@ -289,7 +306,7 @@ impl Inner {
                 self.unnamed_failures.fetch_add(1, Ordering::Relaxed);
                 self.report_failure(&format!("{kind} at {at}"), &exit);
             }
-            Exit::Completed | Exit::Stopped => {}
+            Exit::Completed | Exit::Stopped | Exit::Overran | Exit::Abandoned => {}
         }
     }
 
@@ -297,17 +314,24 @@ impl Inner {
     fn finish_named(&self, control: &Arc<Control>, exit: Exit) {
         let now = self.rt.now();
         let stop_asked = *lock(&control.stop_asked);
-        if matches!(exit, Exit::Aborted) {
+        // A task that returns after its grace ran out (a blocking call kept
+        // the abort from dropping it) did not stop in time: say so.
+        let exit = match (exit, stop_asked) {
+            (Exit::Stopped, Some((_, deadline))) if now > deadline => Exit::Overran,
+            (exit, _) => exit,
+        };
+        if matches!(exit, Exit::Aborted | Exit::Overran) {
             self.report_failure(&control.name, &exit);
         }
-        if control.critical && !control.stop.is_triggered() {
+        // Once the service is stopping, a critical task's end is no new cause.
+        if control.critical && !control.stop.is_triggered() && !self.service.is_triggered() {
             self.escalate(&control.name, format!("critical task ended: {exit}"));
         }
         let report = TaskReport {
             name: control.name.clone(),
             exit,
             ran: Some(now.saturating_duration_since(control.started)),
-            stop_took: stop_asked.map(|t| now.saturating_duration_since(t)),
+            stop_took: stop_asked.map(|(t, _)| now.saturating_duration_since(t)),
             // Relaxed: written by this task's own supervisor, read here on
             // the same task.
             restarts: u32::try_from(control.restarts.load(Ordering::Relaxed)).unwrap_or(u32::MAX),
@@ -319,13 +343,28 @@ impl Inner {
 
 impl Control {
     /// Whether the task has not ended yet.
-    fn is_running(&self) -> bool {
+    pub(crate) fn is_running(&self) -> bool {
         lock(&self.end).is_none()
     }
 
-    /// Notes that a stop was asked for at `at` (the first time counts).
-    pub(crate) fn ask_stop(&self, at: Instant) {
-        lock(&self.stop_asked).get_or_insert(at);
+    /// Notes that a stop was asked for at `at`, with a grace until
+    /// `deadline` (the first time counts).
+    pub(crate) fn ask_stop(&self, at: Instant, deadline: Instant) {
+        lock(&self.stop_asked).get_or_insert((at, deadline));
+    }
+
+    /// The report of this task, still running at `now` when the stop gave
+    /// up on it.
+    pub(crate) fn abandoned(&self, now: Instant) -> TaskReport {
+        let stop_asked = *lock(&self.stop_asked);
+        TaskReport {
+            name: self.name.clone(),
+            exit: Exit::Abandoned,
+            ran: Some(now.saturating_duration_since(self.started)),
+            stop_took: stop_asked.map(|(t, _)| now.saturating_duration_since(t)),
+            // Relaxed: a statistic.
+            restarts: u32::try_from(self.restarts.load(Ordering::Relaxed)).unwrap_or(u32::MAX),
+        }
     }
 
     pub(crate) fn count_restart(&self) {

@@ -41,6 +41,15 @@ pub enum Exit {
     Stopped,
     /// It was still running when its grace period ran out, and was dropped.
     Aborted,
+    /// It returned after it was asked to stop, but only after its grace
+    /// period had run out: a synchronous call held its thread past the
+    /// deadline, so the abort could not drop it in time.
+    Overran,
+    /// It had not ended when the shutdown gave up on it: still running past
+    /// its grace period and past [`Tasks::ABANDON_AFTER`](crate::Tasks::ABANDON_AFTER)
+    /// after its abort (its thread is blocked, so it cannot even be dropped).
+    /// The shutdown reports it and goes on without it.
+    Abandoned,
 }
 
 impl Exit {
@@ -56,7 +65,10 @@ impl Exit {
     /// ```
     #[must_use]
     pub fn is_failure(&self) -> bool {
-        matches!(self, Exit::Failed(_) | Exit::Panicked(_) | Exit::Aborted)
+        matches!(
+            self,
+            Exit::Failed(_) | Exit::Panicked(_) | Exit::Aborted | Exit::Overran | Exit::Abandoned
+        )
     }
 
     /// The error of a [`Exit::Failed`] task.
@@ -87,6 +99,8 @@ impl fmt::Display for Exit {
             Exit::Panicked(msg) => write!(f, "panicked: {msg}"),
             Exit::Stopped => f.write_str("stopped"),
             Exit::Aborted => f.write_str("aborted after its grace period"),
+            Exit::Overran => f.write_str("ended only after its grace period"),
+            Exit::Abandoned => f.write_str("abandoned: still running after its grace period"),
         }
     }
 }
@@ -99,6 +113,8 @@ impl fmt::Debug for Exit {
             Exit::Panicked(msg) => f.debug_tuple("Panicked").field(msg).finish(),
             Exit::Stopped => f.write_str("Stopped"),
             Exit::Aborted => f.write_str("Aborted"),
+            Exit::Overran => f.write_str("Overran"),
+            Exit::Abandoned => f.write_str("Abandoned"),
         }
     }
 }
@@ -201,6 +217,12 @@ impl fmt::Display for TaskReport {
         match (&self.exit, self.stop_took) {
             (Exit::Stopped, Some(took)) => write!(f, "stopped in {}", Human(took))?,
             (Exit::Aborted, Some(took)) => write!(f, "aborted after {}", Human(took))?,
+            (Exit::Overran, Some(took)) => {
+                write!(f, "ended only after {}, past its grace", Human(took))?;
+            }
+            (Exit::Abandoned, Some(took)) => {
+                write!(f, "abandoned: still running after {}", Human(took))?;
+            }
             (exit, _) => write!(f, "{exit}")?,
         }
         let mut extra = Vec::new();
@@ -257,6 +279,7 @@ pub struct Report {
     pub(crate) took: Duration,
     pub(crate) grace: Duration,
     pub(crate) unnamed_failures: usize,
+    pub(crate) abandoned_unnamed: usize,
 }
 
 impl Report {
@@ -302,15 +325,55 @@ impl Report {
             .filter(|t| matches!(t.exit, Exit::Aborted))
     }
 
-    /// Whether every task ended without failing, panicking or being aborted,
-    /// and no unnamed task failed: the condition for exit code 0.
+    /// Whether every task ended in time without failing, panicking or being
+    /// aborted, no unnamed task failed and none was abandoned: the condition
+    /// for exit code 0.
     ///
     /// # Examples
     ///
     /// See [`Report`].
     #[must_use]
     pub fn is_clean(&self) -> bool {
-        self.unnamed_failures == 0 && self.tasks.iter().all(|t| !t.exit.is_failure())
+        self.unnamed_failures == 0
+            && self.abandoned_unnamed == 0
+            && self.tasks.iter().all(|t| !t.exit.is_failure())
+    }
+
+    /// The tasks that had not ended when the shutdown gave up on them
+    /// ([`Exit::Abandoned`]): named tasks by name. Unnamed ones are only
+    /// counted, in [`Report::abandoned_unnamed`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "test-util")] {
+    /// use std::time::Duration;
+    /// use steward_core::{testing::TestRuntime, Shutdown, Tasks};
+    ///
+    /// let rt = TestRuntime::new();
+    /// let tasks = Tasks::new(rt.handle(), Shutdown::new());
+    /// tasks.start("polite", |stop| async move { stop.triggered().await }).unwrap();
+    /// let report = rt.block_on(tasks.shutdown(Duration::from_secs(1)));
+    /// assert_eq!(report.abandoned().count(), 0);
+    /// assert_eq!(report.abandoned_unnamed(), 0);
+    /// # }
+    /// ```
+    pub fn abandoned(&self) -> impl Iterator<Item = &TaskReport> {
+        self.tasks
+            .iter()
+            .filter(|t| matches!(t.exit, Exit::Abandoned))
+    }
+
+    /// How many unnamed tasks (spawned, tracked or shielded) had not ended
+    /// when the shutdown gave up on them. Unnamed tasks are counted, not
+    /// listed, so that spawning one stays one atomic operation.
+    ///
+    /// # Examples
+    ///
+    /// See [`Report::abandoned`].
+    #[must_use]
+    pub fn abandoned_unnamed(&self) -> usize {
+        self.abandoned_unnamed
     }
 
     /// How long the shutdown took, from the stop signal to the last task's end.
@@ -392,6 +455,14 @@ impl fmt::Display for Report {
                 "aborted",
                 count(&self.tasks, |e| matches!(e, Exit::Aborted)),
             ),
+            (
+                "overran",
+                count(&self.tasks, |e| matches!(e, Exit::Overran)),
+            ),
+            (
+                "abandoned",
+                count(&self.tasks, |e| matches!(e, Exit::Abandoned)),
+            ),
         ];
         let mut sep = ": ";
         for (kind, k) in kinds {
@@ -413,6 +484,14 @@ impl fmt::Display for Report {
             0 => {}
             1 => f.write_str("\n  1 unnamed task failed or panicked (see the log)")?,
             k => write!(f, "\n  {k} unnamed tasks failed or panicked (see the log)")?,
+        }
+        match self.abandoned_unnamed {
+            0 => {}
+            1 => f.write_str("\n  1 unnamed task abandoned: still running after its grace")?,
+            k => write!(
+                f,
+                "\n  {k} unnamed tasks abandoned: still running after their grace"
+            )?,
         }
         Ok(())
     }
@@ -448,6 +527,7 @@ mod tests {
             took: Duration::from_secs(1),
             grace: Duration::from_secs(1),
             unnamed_failures: 2,
+            abandoned_unnamed: 0,
         };
         assert_eq!(
             report.to_string(),

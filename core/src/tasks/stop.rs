@@ -14,6 +14,9 @@ use super::report::{Report, TaskReport};
 use crate::runtime::BoxFuture;
 use crate::Reason;
 
+/// See [`Tasks::ABANDON_AFTER`](crate::Tasks::ABANDON_AFTER).
+pub(super) const ABANDON_AFTER: Duration = Duration::from_millis(100);
+
 /// Future returned by [`Tasks::wait`](crate::Tasks::wait).
 ///
 /// # Examples
@@ -126,20 +129,23 @@ impl fmt::Debug for StopAll {
     }
 }
 
-/// Stops one named task: trigger its scope, wait up to `grace`, abort.
+/// Stops one named task: trigger its scope, wait up to `grace`, abort, and
+/// give up on it [`Tasks::ABANDON_AFTER`](crate::Tasks::ABANDON_AFTER) later.
 pub(super) async fn stop_one(
     inner: Arc<Inner>,
     name: String,
     grace: Duration,
 ) -> Option<TaskReport> {
     let control = inner.running(&name)?;
-    control.ask_stop(inner.rt.now());
+    let now = inner.rt.now();
+    control.ask_stop(now, now + grace);
     control.stop.trigger(Reason::Requested);
     match inner.rt.timeout(grace, control.ended()).await {
         Ok(report) => Some(report),
         Err(_) => {
             control.abort.raise();
-            Some(control.ended().await)
+            let dropped = inner.rt.timeout(ABANDON_AFTER, control.ended()).await;
+            Some(dropped.unwrap_or_else(|_| control.abandoned(inner.rt.now())))
         }
     }
 }
@@ -150,7 +156,7 @@ pub(super) async fn stop_all(inner: Arc<Inner>, grace: Duration) -> Report {
     inner.mark_shutdown(start);
     let running = inner.close_and_list();
     for control in &running {
-        control.ask_stop(start);
+        control.ask_stop(start, start + grace);
     }
     let reason = inner.service.reason().unwrap_or(Reason::Requested);
     inner.stopping.trigger(reason);
@@ -158,6 +164,8 @@ pub(super) async fn stop_all(inner: Arc<Inner>, grace: Duration) -> Report {
         inner,
         listener: None,
     };
+    let mut abandoned_at = None;
+    let mut abandoned_unnamed = 0;
     if inner.rt.timeout(grace, idle(&inner)).await.is_err() {
         let raised = inner.abort.raise_until_drop();
         for control in &running {
@@ -166,14 +174,21 @@ pub(super) async fn stop_all(inner: Arc<Inner>, grace: Duration) -> Report {
         // Every task is now being dropped on its executor; wait for the
         // drops, so that their destructors have run when the report is read.
         // Shielded work begun during the drain is dropped too; work begun
-        // after it runs normally.
-        idle(&inner).await;
+        // after it runs normally. A task whose thread is blocked cannot be
+        // dropped: after `ABANDON_AFTER` the shutdown gives up on it.
+        if inner.rt.timeout(ABANDON_AFTER, idle(&inner)).await.is_err() {
+            let now = inner.rt.now();
+            abandoned_at = Some(now);
+            let named = running.iter().filter(|c| c.is_running()).count();
+            abandoned_unnamed = inner.tracker.len().saturating_sub(named);
+        }
         drop(raised);
     }
     Report {
-        tasks: inner.reports(),
+        tasks: inner.reports(abandoned_at),
         took: inner.rt.now().saturating_duration_since(start),
         grace,
         unnamed_failures: inner.unnamed_failures(),
+        abandoned_unnamed,
     }
 }

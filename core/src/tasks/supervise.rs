@@ -32,7 +32,7 @@ enum When {
 /// panic) and [`Restart::always`] (also after it returns `Ok`). Each restart
 /// waits an exponential backoff (default 100 ms doubling up to 30 s, each
 /// delay shortened by up to 10 % at random so that a fleet does not retry in
-/// step). At most `budget` restarts may happen within `period` (default 5 in
+/// step). At most `budget` restarts after a failure may happen within `period` (default 5 in
 /// 60 s, after Erlang/OTP); the next failure *escalates*: the service's
 /// shutdown is triggered with [`Reason::TaskFailed`](crate::Reason::TaskFailed)
 /// and [`Tasks::escalated`](crate::Tasks::escalated) names the task.
@@ -112,6 +112,12 @@ impl Restart {
 
     /// Restart whenever the task ends on its own, with or without an error.
     ///
+    /// A clean return is the task's rhythm, not a failure: it restarts after
+    /// the first backoff delay (no doubling) and does not count against the
+    /// restart budget, so a poller that returns `Ok` at once runs forever.
+    /// Errors and panics back off and spend the budget as with
+    /// [`Restart::on_failure`].
+    ///
     /// # Examples
     ///
     /// ```
@@ -131,8 +137,8 @@ impl Restart {
     ///         async {}
     ///     })
     ///     .unwrap();
-    /// rt.advance(Duration::from_millis(350)); // runs at 0, 100 and 300 ms
-    /// assert_eq!(runs.load(Ordering::SeqCst), 3);
+    /// rt.advance(Duration::from_millis(350)); // runs at 0, 100, 200 and 300 ms
+    /// assert_eq!(runs.load(Ordering::SeqCst), 4);
     /// # }
     /// ```
     #[must_use]
@@ -280,28 +286,38 @@ where
         if !inner.may_restart(&control) || !policy.restarts_after(&exit) {
             return exit;
         }
-        let now = inner.rt.now();
-        while window
-            .front()
-            .is_some_and(|t| now.saturating_duration_since(*t) >= policy.period)
-        {
-            window.pop_front();
-        }
-        if window.len() >= policy.budget as usize {
-            let cause = match &exit {
-                Exit::Failed(e) => e.to_string(),
-                other => other.to_string(),
-            };
-            let why = format!(
-                "{cause} (restart budget of {} in {:?} spent)",
-                policy.budget, policy.period
-            );
-            inner.escalate(&control.name, why);
-            return exit;
-        }
-        let delay = policy.delay(window.len(), &mut rng);
-        window.push_back(now);
-        tracing::warn!(task = %control.name, exit = %exit, delay = ?delay, "restarting task");
+        // A clean return (`Restart::always`) is the task's normal rhythm, not
+        // a failure: it restarts after the first backoff step and does not
+        // count against the budget, which is for failures.
+        let delay = if exit.is_failure() {
+            let now = inner.rt.now();
+            while window
+                .front()
+                .is_some_and(|t| now.saturating_duration_since(*t) >= policy.period)
+            {
+                window.pop_front();
+            }
+            if window.len() >= policy.budget as usize {
+                let cause = match &exit {
+                    Exit::Failed(e) => e.to_string(),
+                    other => other.to_string(),
+                };
+                let why = format!(
+                    "{cause} (restart budget of {} in {:?} spent)",
+                    policy.budget, policy.period
+                );
+                inner.escalate(&control.name, why);
+                return exit;
+            }
+            let delay = policy.delay(window.len(), &mut rng);
+            window.push_back(now);
+            tracing::warn!(task = %control.name, exit = %exit, delay = ?delay, "restarting task");
+            delay
+        } else {
+            let delay = policy.delay(0, &mut rng);
+            tracing::debug!(task = %control.name, exit = %exit, delay = ?delay, "restarting task");
+            delay
+        };
         let sleep = inner.rt.sleep(delay);
         let stopped = futures_lite::future::or(
             async {
@@ -320,8 +336,11 @@ where
             ),
         )
         .await;
+        // A stop (or the service's shutdown) during the backoff is a stop:
+        // the failure before it was handled (it was within the budget), and
+        // nothing was running when the stop came.
         if stopped || !inner.may_restart(&control) {
-            return exit;
+            return Exit::Stopped;
         }
         control.count_restart();
     }

@@ -13,7 +13,7 @@
 //! | every `WATCHDOG_USEC / 2`, while the live checks pass | `WATCHDOG=1` |
 //!
 //! `EXTEND_TIMEOUT_USEC` asks systemd not to kill the service before the end
-//! of the App's budget plus [`EXIT_SLACK`], even when the unit's
+//! of the App's budget plus [`EXTEND_MARGIN`] (more than the App's own [`EXIT_SLACK`](super::EXIT_SLACK)), even when the unit's
 //! `TimeoutStopSec=` is shorter (systemd never shortens a timeout for it).
 //! The process does not know `TimeoutStopSec=`, so it sends it through the
 //! whole drain. `WATCHDOG=1` stops when a check tagged live fails (or the
@@ -47,7 +47,7 @@ use super::Context;
 
 /// Time beyond the App's budget that `EXTEND_TIMEOUT_USEC` leaves for the
 /// report and the exit.
-pub(crate) const EXIT_SLACK: Duration = Duration::from_secs(5);
+pub(crate) const EXTEND_MARGIN: Duration = Duration::from_secs(5);
 
 /// How often the drain's `STATUS` and `EXTEND_TIMEOUT_USEC` are sent again.
 pub(crate) const DRAIN_EVERY: Duration = Duration::from_secs(5);
@@ -204,7 +204,7 @@ async fn follow(
                 "STATUS=draining ({reason}), {} s of {} s left\nEXTEND_TIMEOUT_USEC={}",
                 left.as_secs(),
                 grace.as_secs(),
-                (left + EXIT_SLACK).as_micros()
+                (left + EXTEND_MARGIN).as_micros()
             ),
         );
         if left.is_zero() {
