@@ -1,6 +1,7 @@
 //! A write deadline that progress resets: a connection whose client stops
 //! reading its answers fails with `TimedOut` once no byte could be written
-//! for the whole timeout, and hyper then closes it.
+//! for the whole timeout, and hyper then closes it. It also tells the
+//! connection table when the first bytes were read.
 //!
 //! (Reading has hyper's own header-read timeout; a write stalls only on a
 //! client that does not read, so the two together leave no way to hold a
@@ -12,9 +13,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use hyper::rt::{Read, ReadBufCursor, Write};
+use hyper::rt::{Read, ReadBuf, ReadBufCursor, Write};
 use steward_core::runtime::Sleep;
 use steward_core::RuntimeHandle;
+
+use crate::table::Tracker;
 
 pub(crate) struct WriteDeadline<I> {
     io: I,
@@ -22,15 +25,20 @@ pub(crate) struct WriteDeadline<I> {
     timeout: Duration,
     /// Running while a write waits; reset by any progress.
     stalled: Option<Sleep>,
+    /// Told when the first bytes are read, and when output is written.
+    tracker: Tracker,
+    heard: bool,
 }
 
 impl<I> WriteDeadline<I> {
-    pub(crate) fn new(io: I, rt: RuntimeHandle, timeout: Duration) -> Self {
+    pub(crate) fn new(io: I, rt: RuntimeHandle, timeout: Duration, tracker: Tracker) -> Self {
         Self {
             io,
             rt,
             timeout,
             stalled: None,
+            tracker,
+            heard: false,
         }
     }
 
@@ -62,9 +70,24 @@ impl<I: Read + Unpin> Read for WriteDeadline<I> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: ReadBufCursor<'_>,
+        mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        if self.heard {
+            return Pin::new(&mut self.io).poll_read(cx, buf);
+        }
+        // Until the first bytes: read through a scratch buffer, to see them.
+        let mut scratch = [0u8; 1024];
+        let room = buf.remaining().min(scratch.len());
+        let mut read = ReadBuf::new(&mut scratch[..room]);
+        let result = Pin::new(&mut self.io).poll_read(cx, read.unfilled());
+        if let Poll::Ready(Ok(())) = result {
+            if !read.filled().is_empty() {
+                buf.put_slice(read.filled());
+                self.heard = true;
+                self.tracker.heard();
+            }
+        }
+        result
     }
 }
 
@@ -80,6 +103,10 @@ impl<I: Write + Unpin> Write for WriteDeadline<I> {
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let result = Pin::new(&mut self.io).poll_flush(cx);
+        if let Poll::Ready(Ok(())) = result {
+            // hyper flushes after it wrote what it had: an answer produced is out.
+            self.tracker.written();
+        }
         self.watch(cx, result)
     }
 

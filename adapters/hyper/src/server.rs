@@ -83,10 +83,13 @@ pub trait Listener: Send + 'static {
 /// takes the slot of the connection least likely to be a probe waiting for
 /// its answer, which is closed at once, without an answer: first one that
 /// was answered and is idle (a keep-alive between requests, a client that
-/// does not read), the longest idle first; then one that has not sent a
-/// complete request head (a slow client), the oldest first. A probe sends
-/// its head at once, so its request is in hand before it could be chosen,
-/// and a connection with a request in hand is never evicted. Only when every
+/// does not read), the longest idle first; then one that sent a part of a
+/// request head and not the rest (a slow client), the oldest first; last
+/// one from which nothing was read yet, the oldest first, and only once it
+/// is 250 ms old (and one whose task has not run yet only after yielding to
+/// it). A probe sends its
+/// head at once, so its request is in hand before it could be chosen, and a
+/// connection with a request in hand is never evicted. Only when every
 /// connection has a request in hand does accepting wait, for the first answer
 /// (the kernel queues the newcomers meanwhile, up to the listen backlog).
 ///
@@ -429,7 +432,7 @@ impl Server {
                 Ok((io, _peer)) => {
                     // Waits only while every connection has a request in
                     // hand (the kernel queues newcomers meanwhile).
-                    let ticket = table.admit().await;
+                    let ticket = table.admit(&rt).await;
                     let guard = connections.guard();
                     let conn = Arc::clone(&this).connection(
                         io,
@@ -475,6 +478,7 @@ impl Server {
             Lingering::new(io, rt.clone()),
             rt.clone(),
             self.write_timeout,
+            ticket.tracker(),
         );
         let mut builder = http1::Builder::new();
         builder
@@ -489,8 +493,14 @@ impl Server {
         let mut close = pin!(closing.triggered());
         let mut deadline = None;
         let result = future::poll_fn(|cx| {
-            if evicted.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(End::Evicted);
+            if deadline.is_none() && evicted.as_mut().poll(cx).is_ready() {
+                if !ticket.is_busy() {
+                    return Poll::Ready(End::Evicted);
+                }
+                // Chosen in the instant between its head's first bytes and
+                // the whole head: it finishes that request, then closes.
+                conn.as_mut().graceful_shutdown();
+                deadline = Some(rt.sleep(self.close_timeout));
             }
             if deadline.is_none() && close.as_mut().poll(cx).is_ready() {
                 conn.as_mut().graceful_shutdown();

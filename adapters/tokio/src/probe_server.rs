@@ -92,6 +92,13 @@ impl ProbeServer {
     pub fn run(self) -> Serve {
         self.server.serve(TokioListener(self.listener))
     }
+
+    /// The server, and the listener as the server takes it (for
+    /// [`axum::serve`](crate::axum::serve)).
+    #[cfg(feature = "axum")]
+    pub(crate) fn into_parts(self) -> (Server, TokioListener) {
+        (self.server, TokioListener(self.listener))
+    }
 }
 
 impl fmt::Debug for ProbeServer {
@@ -103,7 +110,7 @@ impl fmt::Debug for ProbeServer {
     }
 }
 
-struct TokioListener(TcpListener);
+pub(crate) struct TokioListener(TcpListener);
 
 impl Listener for TokioListener {
     type Io = TokioIo<TcpStream>;
