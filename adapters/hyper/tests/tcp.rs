@@ -342,6 +342,13 @@ fn verbose_exclude_and_one_check(kind: Kind) {
          warn: some health checks cannot be excluded: no matches for \"nope\"\n\
          readyz check passed\n"
     );
+    // An unknown name is echoed as sent, a right-to-left override shown.
+    let r = get(f.addr, "/readyz?verbose&exclude=%E2%80%AEevil%0d%0a[%2B]x");
+    assert!(
+        r.body.contains("no matches for \"\\u{202e}evil  [+]x\"\n"),
+        "{}",
+        r.body
+    );
     let r = get(f.addr, "/readyz/db?verbose");
     assert_eq!(
         (r.status, r.body.as_str()),
