@@ -220,3 +220,83 @@ scenarios! {
     service_tokio_flood: Tokio, Flood;
     service_tokio_pipelining_clients_that_never_read: Tokio, Pipeline;
 }
+
+/// Reads until the server closes the connection; how long that took.
+fn closed_after(stream: &mut TcpStream) -> Duration {
+    let started = Instant::now();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut sink = [0u8; 1024];
+    loop {
+        match stream.read(&mut sink) {
+            Ok(0) => return started.elapsed(),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return started.elapsed(),
+            Err(e) => panic!("not closed after {:?}: {e}", started.elapsed()),
+        }
+    }
+}
+
+/// The limits themselves, the same on both examples (`service-tokio` serves
+/// its axum router with them): a head over 16 KiB is refused with 431, a
+/// head not finished and an idle keep-alive connection are closed at the
+/// header-read timeout (5 s).
+fn the_probe_server_limits(example: Example) {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    let service = start(example, Attack::Slow);
+    let addr = service.probes;
+
+    let mut partial = TcpStream::connect(addr).unwrap();
+    partial
+        .write_all(b"GET /livez HTTP/1.1\r\nHost: probe\r\nX-Slow: a")
+        .unwrap();
+    let mut idle = TcpStream::connect(addr).unwrap();
+    idle.write_all(b"GET /livez HTTP/1.1\r\nHost: probe\r\n\r\n")
+        .unwrap();
+    let mut answer = [0u8; 512];
+    let n = idle.read(&mut answer).unwrap();
+    assert!(answer[..n].starts_with(b"HTTP/1.1 200 OK\r\n"));
+
+    let big = format!(
+        "GET /livez HTTP/1.1\r\nHost: probe\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+        "a".repeat(17 * 1024)
+    );
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = stream.write_all(big.as_bytes());
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(
+        reply.starts_with("HTTP/1.1 431 "),
+        "{}: a 17 KiB head got {reply:?}",
+        example.bin()
+    );
+
+    let (partial, idle) = (closed_after(&mut partial), closed_after(&mut idle));
+    for (what, took) in [
+        ("a head not finished", partial),
+        ("an idle connection", idle),
+    ] {
+        assert!(
+            took < Duration::from_secs(15),
+            "{}: {what} closed only after {took:?}",
+            example.bin()
+        );
+    }
+    let (status, body, _) = probe(addr, "/livez").unwrap();
+    assert_eq!((status, body.as_str()), (200, "ok"));
+}
+
+#[test]
+fn service_probe_server_limits() {
+    the_probe_server_limits(Example::Smol);
+}
+
+#[test]
+fn service_tokio_probe_server_limits() {
+    the_probe_server_limits(Example::Tokio);
+}
