@@ -28,17 +28,30 @@ pub(crate) struct WriteDeadline<I> {
     /// Told when the first bytes are read, and when output is written.
     tracker: Tracker,
     heard: bool,
+    /// Bytes read before the connection was served, given to hyper first.
+    early: Vec<u8>,
 }
 
 impl<I> WriteDeadline<I> {
-    pub(crate) fn new(io: I, rt: RuntimeHandle, timeout: Duration, tracker: Tracker) -> Self {
+    pub(crate) fn new(
+        io: I,
+        rt: RuntimeHandle,
+        timeout: Duration,
+        tracker: Tracker,
+        early: Vec<u8>,
+    ) -> Self {
+        let heard = !early.is_empty();
+        if heard {
+            tracker.heard();
+        }
         Self {
             io,
             rt,
             timeout,
             stalled: None,
             tracker,
-            heard: false,
+            heard,
+            early,
         }
     }
 
@@ -72,6 +85,12 @@ impl<I: Read + Unpin> Read for WriteDeadline<I> {
         cx: &mut Context<'_>,
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
+        if !self.early.is_empty() {
+            let n = self.early.len().min(buf.remaining());
+            buf.put_slice(&self.early[..n]);
+            self.early.drain(..n);
+            return Poll::Ready(Ok(()));
+        }
         if self.heard {
             return Pin::new(&mut self.io).poll_read(cx, buf);
         }

@@ -1,14 +1,17 @@
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures_lite::future;
 use hyper::body::Incoming;
+use hyper::rt::ReadBuf;
 use hyper::server::conn::http1;
 use hyper::Request;
 use steward_core::http::Endpoints;
@@ -17,7 +20,7 @@ use steward_core::{Reason, RuntimeHandle, Shutdown};
 
 use crate::deadline::WriteDeadline;
 use crate::linger::Lingering;
-use crate::table::{Table, Ticket};
+use crate::table::{Table, Ticket, SILENT_GRACE};
 use crate::tracked::Tracked;
 use crate::{ProbeService, RuntimeTimer};
 
@@ -93,10 +96,21 @@ pub trait Listener: Send + 'static {
 /// connection has a request in hand does accepting wait, for the first answer
 /// (the kernel queues the newcomers meanwhile, up to the listen backlog).
 ///
+/// While the table is full, a newcomer is judged by what it sent before it
+/// was accepted (a probe sends its head in one piece): a part of a request
+/// head and not the rest is a slow client, closed at once; a whole head is
+/// served; nothing yet waits outside the table, for 250 ms at most, for its
+/// first bytes, and is closed if they do not come or are not a whole head
+/// (at most as many wait as the table holds: past that, the one waiting
+/// longest is closed).
+/// Slow clients that reconnect cost the server little that way, and a
+/// probe behind a crowd of them is reached soon.
+///
 /// So nothing is ever refused with an answer: in particular never with a
 /// `503`, which a kubelet reads on `/livez` as "restart me". At worst a
 /// client waits, which a kubelet counts as a timeout. Connections being
-/// closed after an eviction count apart, up to the same limit.
+/// closed after an eviction count apart, up to the same limit: the server
+/// holds at most three times the limit of sockets (open, closing, waiting).
 ///
 /// With [`close_on`](Server::close_on), the server serves while the
 /// service drains (readiness answers 503 then, which is the point) and
@@ -415,6 +429,7 @@ impl Server {
         // The connections' scope: each holds a guard; triggered to close them.
         let connections = Shutdown::new();
         let table = Table::new(this.max_connections);
+        let lobby = Lobby::new(this.max_connections);
         loop {
             let next = match &this.close_on {
                 Some(scope) => {
@@ -429,13 +444,55 @@ impl Server {
             };
             let Some(accepted) = next else { break };
             match accepted {
-                Ok((io, _peer)) => {
+                Ok((mut io, _peer)) => {
+                    // Under pressure, what the newcomer sent already decides
+                    // (a probe sends its head in one piece): a part of a head
+                    // and not the rest is a slow client, closed at once; a
+                    // whole head is served; nothing yet waits in the lobby.
+                    let early = if table.is_full() {
+                        match first_bytes(&mut io) {
+                            First::Bytes(early) if !early.is_empty() => early,
+                            First::Bytes(_) => {
+                                let seat = lobby.enter();
+                                let guard = connections.guard();
+                                let (this, table, service) =
+                                    (Arc::clone(&this), Arc::clone(&table), service.clone());
+                                let (connections, rt2) = (connections.clone(), rt.clone());
+                                rt.spawn(async move {
+                                    let kicked = async {
+                                        seat.kicked.triggered().await;
+                                        First::Closed
+                                    };
+                                    let first = future::or(kicked, read_first(&mut io));
+                                    let early = match rt2.timeout(SILENT_GRACE, first).await {
+                                        Ok(First::Bytes(early)) if !early.is_empty() => early,
+                                        _ => return, // slow, silent or gone: closed
+                                    };
+                                    drop(seat);
+                                    let ticket = table.admit(&rt2).await;
+                                    this.connection(io, early, service, ticket, connections, rt2)
+                                        .await;
+                                    drop(guard);
+                                });
+                                continue;
+                            }
+                            First::Partial | First::Closed => {
+                                tracing::debug!(
+                                    "probe server: table full, closing a slow newcomer"
+                                );
+                                continue;
+                            }
+                        }
+                    } else {
+                        Vec::new()
+                    };
                     // Waits only while every connection has a request in
                     // hand (the kernel queues newcomers meanwhile).
                     let ticket = table.admit(&rt).await;
                     let guard = connections.guard();
                     let conn = Arc::clone(&this).connection(
                         io,
+                        early,
                         service.clone(),
                         ticket,
                         connections.clone(),
@@ -462,6 +519,7 @@ impl Server {
     async fn connection<I, S, B>(
         self: Arc<Self>,
         io: I,
+        early: Vec<u8>,
         service: S,
         ticket: Ticket,
         closing: Shutdown,
@@ -479,6 +537,7 @@ impl Server {
             rt.clone(),
             self.write_timeout,
             ticket.tracker(),
+            early,
         );
         let mut builder = http1::Builder::new();
         builder
@@ -544,6 +603,117 @@ impl fmt::Debug for Server {
             .field("close_timeout", &self.close_timeout)
             .field("closes", &self.close_on.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+/// What a newcomer sent before it was accepted, read without waiting.
+enum First {
+    /// Nothing yet, a whole head, or more than [`PEEK`] bytes of one.
+    Bytes(Vec<u8>),
+    /// A part of a head, and not the rest.
+    Partial,
+    /// The client closed, or the socket failed.
+    Closed,
+}
+
+/// The most read of a newcomer before it is served.
+const PEEK: usize = 4096;
+
+/// What the newcomer sent so far, read without waiting.
+fn first_bytes<I: hyper::rt::Read + Unpin>(io: &mut I) -> First {
+    // Polled once, not awaited: a waker that does nothing is enough, and the
+    // connection's task registers its own at its next read.
+    let mut cx = Context::from_waker(Waker::noop());
+    match poll_first(io, &mut cx) {
+        Poll::Ready(first) => first,
+        Poll::Pending => First::Bytes(Vec::new()),
+    }
+}
+
+/// Waits for the newcomer's first bytes.
+async fn read_first<I: hyper::rt::Read + Unpin>(io: &mut I) -> First {
+    future::poll_fn(|cx| poll_first(io, cx)).await
+}
+
+fn poll_first<I: hyper::rt::Read + Unpin>(io: &mut I, cx: &mut Context<'_>) -> Poll<First> {
+    let mut buf = vec![0u8; PEEK];
+    let mut read = ReadBuf::new(&mut buf);
+    match Pin::new(io).poll_read(cx, read.unfilled()) {
+        Poll::Pending => Poll::Pending,
+        Poll::Ready(Err(_)) => Poll::Ready(First::Closed),
+        Poll::Ready(Ok(())) => {
+            let bytes = read.filled();
+            let whole = bytes.windows(4).any(|w| w == b"\r\n\r\n")
+                || bytes.windows(2).any(|w| w == b"\n\n");
+            Poll::Ready(match bytes.len() {
+                0 => First::Closed,
+                n if n < PEEK && !whole => First::Partial,
+                _ => First::Bytes(bytes.to_vec()),
+            })
+        }
+    }
+}
+
+/// Newcomers waiting for their first bytes while the table is full: at
+/// most as many as the table holds; past that, the one waiting longest is
+/// closed to make room.
+struct Lobby {
+    waiting: Mutex<VecDeque<(u64, Shutdown)>>,
+    limit: usize,
+    next: AtomicU64,
+}
+
+impl Lobby {
+    fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            waiting: Mutex::new(VecDeque::new()),
+            limit,
+            next: AtomicU64::new(0),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(u64, Shutdown)>> {
+        // Nothing panics while holding it.
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn enter(self: &Arc<Self>) -> Seat {
+        // Relaxed: a unique number, guarding no other data.
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let kicked = Shutdown::new();
+        let mut waiting = self.lock();
+        let oldest = if waiting.len() >= self.limit {
+            waiting.pop_front()
+        } else {
+            None
+        };
+        waiting.push_back((id, kicked.clone()));
+        drop(waiting);
+        if let Some((_, oldest)) = oldest {
+            tracing::debug!("probe server: lobby full, closing the newcomer waiting longest");
+            oldest.trigger(Reason::Requested);
+        }
+        Seat {
+            lobby: Arc::clone(self),
+            id,
+            kicked,
+        }
+    }
+}
+
+/// A seat in the lobby; given back when dropped.
+struct Seat {
+    lobby: Arc<Lobby>,
+    id: u64,
+    kicked: Shutdown,
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        let mut waiting = self.lobby.lock();
+        if let Some(at) = waiting.iter().position(|(id, _)| *id == self.id) {
+            waiting.remove(at);
+        }
     }
 }
 

@@ -164,6 +164,11 @@ impl Table {
         })
     }
 
+    /// Whether every slot is taken.
+    pub(crate) fn is_full(&self) -> bool {
+        self.lock().open.len() >= self.limit
+    }
+
     /// The connections open (not counting evicted ones still closing).
     #[cfg(test)]
     fn open(&self) -> usize {
