@@ -288,6 +288,7 @@ on_both!(
     a_one_mebibyte_header_is_refused,
     slowloris_clients_are_cut_off,
     a_full_table_evicts_an_idle_connection_for_a_newcomer,
+    a_full_table_judges_newcomers_by_their_first_bytes,
     a_client_that_does_not_read_is_closed_at_the_write_timeout,
     a_connection_answers_at_most_its_requests_then_closes,
     a_flood_of_ten_thousand_connections,
@@ -553,6 +554,40 @@ fn a_full_table_evicts_an_idle_connection_for_a_newcomer(kind: Kind) {
         stream.read_to_end(&mut answer).unwrap();
         assert_eq!(Reply::parse(&answer).unwrap().status, 200);
     }
+}
+
+fn a_full_table_judges_newcomers_by_their_first_bytes(kind: Kind) {
+    let f = start(kind, |s| {
+        s.max_connections(1).header_read_timeout(PATIENCE * 2)
+    });
+    // The one slot: a slow client, accepted first.
+    let mut slow = connect(f.addr);
+    slow.write_all(b"GET /livez HTTP/1.1\r\nHost: pro").unwrap();
+    // A silent newcomer waits outside the table, then is closed (the slow
+    // client keeps its slot: a newcomer without a head evicts no one).
+    let mut silent = connect(f.addr);
+    let took = closed_within(&mut silent);
+    assert!(took < PATIENCE / 2, "a silent newcomer closed after {took:?}");
+    // A newcomer with a part of a head is closed without an answer.
+    let mut partial = connect(f.addr);
+    partial.write_all(b"GET /readyz HTTP/1.1\r\nHo").unwrap();
+    let mut answer = Vec::new();
+    let _ = partial.read_to_end(&mut answer);
+    assert!(answer.is_empty(), "{:?}", String::from_utf8_lossy(&answer));
+    // The slow client still has its slot.
+    slow.set_nonblocking(true).unwrap();
+    let mut byte = [0u8; 1];
+    assert_eq!(
+        slow.read(&mut byte).map_err(|e| e.kind()),
+        Err(io::ErrorKind::WouldBlock),
+        "the slow client was evicted"
+    );
+    slow.set_nonblocking(false).unwrap();
+    // A newcomer with a whole head is served, and takes the slot.
+    let r = get(f.addr, "/livez");
+    assert_eq!((r.status, r.body.as_str()), (200, "ok"));
+    let took = closed_within(&mut slow);
+    assert!(took < PATIENCE / 2, "the slow client closed after {took:?}");
 }
 
 fn a_client_that_does_not_read_is_closed_at_the_write_timeout(kind: Kind) {
