@@ -567,7 +567,10 @@ fn a_full_table_judges_newcomers_by_their_first_bytes(kind: Kind) {
     // client keeps its slot: a newcomer without a head evicts no one).
     let mut silent = connect(f.addr);
     let took = closed_within(&mut silent);
-    assert!(took < PATIENCE / 2, "a silent newcomer closed after {took:?}");
+    assert!(
+        took < PATIENCE / 2,
+        "a silent newcomer closed after {took:?}"
+    );
     // A newcomer with a part of a head is closed without an answer.
     let mut partial = connect(f.addr);
     partial.write_all(b"GET /readyz HTTP/1.1\r\nHo").unwrap();
