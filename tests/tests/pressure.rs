@@ -289,6 +289,12 @@ fn the_probe_server_limits(example: Example) {
     }
     let (status, body, _) = probe(addr, "/livez").unwrap();
     assert_eq!((status, body.as_str()), (200, "ok"));
+    if let Example::Tokio = example {
+        // The router's own route is served by the same server.
+        let (status, body, _) = probe(addr, "/jobs/stats").unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert!(body.starts_with('{'), "{body}");
+    }
 }
 
 #[test]
