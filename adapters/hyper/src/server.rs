@@ -88,29 +88,31 @@ pub trait Listener: Send + 'static {
 /// was answered and is idle (a keep-alive between requests, a client that
 /// does not read), the longest idle first; then one that sent a part of a
 /// request head and not the rest (a slow client), the oldest first; last
-/// one from which nothing was read yet, the oldest first, and only once it
-/// is 250 ms old (and one whose task has not run yet only after yielding to
-/// it). A probe sends its
-/// head at once, so its request is in hand before it could be chosen, and a
-/// connection with a request in hand is never evicted. Only when every
-/// connection has a request in hand does accepting wait, for the first answer
-/// (the kernel queues the newcomers meanwhile, up to the listen backlog).
+/// one from which nothing was read yet, the oldest first, once it is 250 ms
+/// old (and one whose task has not run yet only after yielding to it). A
+/// probe sends its head at once, so its request is in hand before it could
+/// be chosen; a connection with a request in hand is never closed before
+/// its answer (chosen in the instant its head arrived, it finishes that
+/// request and then closes). Accepting waits only while no connection may
+/// be chosen (the kernel queues newcomers meanwhile, up to the listen
+/// backlog).
 ///
-/// While the table is full, a newcomer is judged by what it sent before it
-/// was accepted (a probe sends its head in one piece): a part of a request
-/// head and not the rest is a slow client, closed at once; a whole head is
-/// served; nothing yet waits outside the table, for 250 ms at most, for its
-/// first bytes, and is closed if they do not come or are not a whole head
-/// (at most as many wait as the table holds: past that, the one waiting
-/// longest is closed).
-/// Slow clients that reconnect cost the server little that way, and a
-/// probe behind a crowd of them is reached soon.
+/// While the table is full, a newcomer is also judged by what it sent
+/// before it was accepted: a part of a request head and not the rest is a
+/// slow client, closed at once; a whole head is served; nothing yet waits
+/// outside the table, for 250 ms at most, for its first bytes, and is
+/// closed if they do not come or are not a whole head (at most as many wait
+/// as the table holds: past that, the one waiting longest is closed). Slow
+/// clients that reconnect cost the server little that way, and a probe
+/// behind a crowd of them is reached soon.
 ///
-/// So nothing is ever refused with an answer: in particular never with a
-/// `503`, which a kubelet reads on `/livez` as "restart me". At worst a
-/// client waits, which a kubelet counts as a timeout. Connections being
-/// closed after an eviction count apart, up to the same limit: the server
-/// holds at most three times the limit of sockets (open, closing, waiting).
+/// So a connection is refused only by being closed without an answer, and
+/// only a slow, silent or idle one; never with a `503`, which a kubelet
+/// reads on `/livez` as "restart me". A probe that sends its head in one
+/// piece is at worst kept waiting, which a kubelet counts as a timeout.
+/// Connections being closed after an eviction count apart, up to the same
+/// limit: the server holds at most three times the limit of sockets (open,
+/// closing, waiting).
 ///
 /// With [`close_on`](Server::close_on), the server serves while the
 /// service drains (readiness answers 503 then, which is the point) and
