@@ -72,7 +72,7 @@ impl Attack {
 /// A running example: its probe address; killed when dropped.
 struct Service {
     probes: SocketAddr,
-    _process: Process,
+    process: Process,
     _data: TempDir,
 }
 
@@ -103,7 +103,7 @@ fn start(example: Example, attack: Attack) -> Service {
     process.wait_for_line("listening on");
     Service {
         probes,
-        _process: process,
+        process,
         _data: TempDir(data),
     }
 }
@@ -122,6 +122,16 @@ fn attack(attack: Attack, addr: SocketAddr) -> Process {
     );
     attacker.wait_for_line("pressure on");
     attacker
+}
+
+/// The server's sockets at most: three times the connection limit (open,
+/// closing after an eviction, waiting for their first bytes), plus a few
+/// for the job port, the journal and the runtime.
+const MAX_FDS: usize = 3 * 256 + 64;
+
+/// How many files `pid` has open (Linux), if it can be read.
+fn open_files(pid: u32) -> Option<usize> {
+    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
 }
 
 /// One fresh probe: connect, send the request at once, read the answer to
@@ -168,7 +178,11 @@ fn under_pressure(example: Example, attack_kind: Attack) {
     let paths = ["/livez", "/readyz", "/startupz"];
     let mut times = Vec::with_capacity(PROBES);
     let mut failures = Vec::new();
+    let mut most_files = 0;
     for i in 0..PROBES {
+        if let Some(files) = open_files(service.process.id()) {
+            most_files = most_files.max(files);
+        }
         let path = paths[i % paths.len()];
         match probe(service.probes, path) {
             Ok((200, body, took)) if body == "ok" => times.push(took),
@@ -186,7 +200,7 @@ fn under_pressure(example: Example, attack_kind: Attack) {
     let (p50, p99) = (percentile(&times, 50.0), percentile(&times, 99.0));
     let max = times.last().copied().unwrap_or_default();
     println!(
-        "pressure: {} under {:?} ({} clients): {} fresh probes answered, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "pressure: {} under {:?} ({} clients): {} fresh probes answered, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; the server held {most_files} files at most",
         example.bin(),
         attack_kind,
         attack_kind.args().1,

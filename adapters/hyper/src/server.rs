@@ -101,8 +101,10 @@ pub trait Listener: Send + 'static {
 /// before it was accepted: a part of a request head and not the rest is a
 /// slow client, closed at once; a whole head is served; nothing yet waits
 /// outside the table, for 250 ms at most, for its first bytes, and is
-/// closed if they do not come or are not a whole head (at most as many wait
-/// as the table holds: past that, the one waiting longest is closed). Slow
+/// closed if they do not come or are not a whole head (at most half as many
+/// wait as the table holds: past that, the one waiting longest is closed;
+/// with those closed and not yet gone, at most as many as the table holds:
+/// past that, a silent newcomer is closed at once). Slow
 /// clients that reconnect cost the server little that way, and a probe
 /// behind a crowd of them is reached soon.
 ///
@@ -455,7 +457,12 @@ impl Server {
                         match first_bytes(&mut io) {
                             First::Bytes(early) if !early.is_empty() => early,
                             First::Bytes(_) => {
-                                let seat = lobby.enter();
+                                let Some(seat) = lobby.enter() else {
+                                    tracing::debug!(
+                                        "probe server: lobby full, closing a silent newcomer"
+                                    );
+                                    continue;
+                                };
                                 let guard = connections.guard();
                                 let (this, table, service) =
                                     (Arc::clone(&this), Arc::clone(&table), service.clone());
@@ -657,49 +664,65 @@ fn poll_first<I: hyper::rt::Read + Unpin>(io: &mut I, cx: &mut Context<'_>) -> P
 }
 
 /// Newcomers waiting for their first bytes while the table is full: at
-/// most as many as the table holds; past that, the one waiting longest is
-/// closed to make room.
+/// most half as many as the table holds (past that, the one waiting longest
+/// is closed to make room), and with those closed but not yet gone, at most
+/// as many as the table holds (past that, a newcomer is closed at once).
 struct Lobby {
-    waiting: Mutex<VecDeque<(u64, Shutdown)>>,
+    state: Mutex<LobbyState>,
     limit: usize,
     next: AtomicU64,
+}
+
+struct LobbyState {
+    /// Seats waiting, oldest first, each with its trigger to close it.
+    waiting: VecDeque<(u64, Shutdown)>,
+    /// Seats not yet dropped: waiting, or closed and not yet gone.
+    alive: usize,
 }
 
 impl Lobby {
     fn new(limit: usize) -> Arc<Self> {
         Arc::new(Self {
-            waiting: Mutex::new(VecDeque::new()),
+            state: Mutex::new(LobbyState {
+                waiting: VecDeque::new(),
+                alive: 0,
+            }),
             limit,
             next: AtomicU64::new(0),
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(u64, Shutdown)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LobbyState> {
         // Nothing panics while holding it.
-        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn enter(self: &Arc<Self>) -> Seat {
+    /// A seat, or `None` when too many are taken (the newcomer is closed).
+    fn enter(self: &Arc<Self>) -> Option<Seat> {
         // Relaxed: a unique number, guarding no other data.
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let kicked = Shutdown::new();
-        let mut waiting = self.lock();
-        let oldest = if waiting.len() >= self.limit {
-            waiting.pop_front()
+        let mut state = self.lock();
+        if state.alive >= self.limit {
+            return None;
+        }
+        let oldest = if state.waiting.len() >= (self.limit / 2).max(1) {
+            state.waiting.pop_front()
         } else {
             None
         };
-        waiting.push_back((id, kicked.clone()));
-        drop(waiting);
+        state.waiting.push_back((id, kicked.clone()));
+        state.alive += 1;
+        drop(state);
         if let Some((_, oldest)) = oldest {
             tracing::debug!("probe server: lobby full, closing the newcomer waiting longest");
             oldest.trigger(Reason::Requested);
         }
-        Seat {
+        Some(Seat {
             lobby: Arc::clone(self),
             id,
             kicked,
-        }
+        })
     }
 }
 
@@ -712,10 +735,11 @@ struct Seat {
 
 impl Drop for Seat {
     fn drop(&mut self) {
-        let mut waiting = self.lobby.lock();
-        if let Some(at) = waiting.iter().position(|(id, _)| *id == self.id) {
-            waiting.remove(at);
+        let mut state = self.lobby.lock();
+        if let Some(at) = state.waiting.iter().position(|(id, _)| *id == self.id) {
+            state.waiting.remove(at);
         }
+        state.alive -= 1;
     }
 }
 
