@@ -218,6 +218,10 @@ fn under_pressure(example: Example, attack_kind: Attack) {
         late.is_empty(),
         "probes answered past {PROBE_TIMEOUT:?}: {late:?}"
     );
+    assert!(
+        most_files <= MAX_FDS,
+        "the server held {most_files} files (at most {MAX_FDS})"
+    );
 }
 
 macro_rules! scenarios {
