@@ -47,10 +47,13 @@
 )]
 
 mod bind;
+mod deadline;
 mod linger;
 mod server;
 mod service;
+mod table;
 mod timer;
+mod tracked;
 
 pub use bind::{bind_tcp, DEFAULT_BACKLOG};
 pub use server::{Listener, Serve, Server};

@@ -9,7 +9,8 @@ use steward_hyper::{Listener, Serve, Server};
 /// The probe endpoints served over HTTP/1 on an async-io TCP listener.
 ///
 /// The serving itself, with its limits (header-read timeout, header size,
-/// connection count) and its graceful close, is
+/// write timeout, requests per connection, connection count), its way of
+/// keeping the probes answered under pressure and its graceful close, is
 /// [`steward_hyper::Server`]'s; this binds the socket and hands it over.
 /// Connections run on the runtime of the endpoints' health registry (a
 /// [`SmolRuntime`](crate::SmolRuntime) handle, for a smol service).

@@ -1,5 +1,17 @@
 //! The probe endpoints as an [`axum::Router`], to merge into an axum app
-//! (feature `axum`).
+//! (feature `axum`), and [`serve`]: that app served with the probe
+//! server's limits.
+//!
+//! # What your own server cannot enforce
+//!
+//! Mounted on a server of your own (`axum::serve`, hyper-util's builder),
+//! the probe routes answer the same, but the listener's limits are that
+//! server's, and `axum::serve` has none of them: no header-read timeout, no
+//! limit of connections or of a head's size, no write timeout. Slow clients,
+//! a flood or clients that never read their answers then hold the probes away
+//! from the kubelet, which restarts a healthy pod. [`serve`] runs the same
+//! router on [`steward_hyper::Server`], with its limits and its eviction of
+//! idle connections when the table is full (see its docs, *Under pressure*).
 
 use std::convert::Infallible;
 
@@ -7,9 +19,12 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::routing::any;
 use axum::Router;
+use hyper::body::Incoming;
 use hyper::service::Service;
 use steward_core::http::Endpoints;
-use steward_hyper::ProbeService;
+use steward_hyper::{ProbeService, Serve};
+
+use crate::ProbeServer;
 
 /// The probe paths.
 const PATHS: [&str; 9] = [
@@ -29,7 +44,8 @@ const PATHS: [&str; 9] = [
 /// `Allow: GET, HEAD`); merge it into an app with [`Router::merge`].
 ///
 /// The listener limits (header-read timeout, connections) are then the
-/// app's server's to set.
+/// app's server's to set: serve the app with [`serve`] to get the probe
+/// server's (see the [module docs](self) for what is lost otherwise).
 ///
 /// # Examples
 ///
@@ -74,6 +90,72 @@ where
     PATHS.iter().fold(Router::new(), |router, path| {
         router.route(path, any(handler.clone()))
     })
+}
+
+/// Serves `app` (a router with the probe routes merged in, see [`router`])
+/// on the probe server's listener, with all of [`steward_hyper::Server`]'s
+/// limits and its graceful close, as [`ProbeServer::run`] serves the probe
+/// endpoints alone.
+///
+/// # Cancel safety
+///
+/// As [`ProbeServer::run`]: dropping it stops accepting.
+///
+/// # Examples
+///
+/// ```
+/// use steward_core::health::Health;
+/// use steward_core::http::Endpoints;
+/// use steward_core::probes::Probes;
+/// use steward_core::{Reason, Shutdown};
+/// use steward_hyper::Server;
+/// use steward_tokio::ProbeServer;
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> std::io::Result<()> {
+///     let rt = steward_tokio::TokioRuntime::current().handle();
+///     let shutdown = Shutdown::new();
+///     let probes = Probes::new(Health::new(rt), shutdown.clone());
+///     probes.set_running();
+///     let app: axum::Router = axum::Router::new()
+///         .route("/", axum::routing::get(|| async { "hello" }))
+///         .merge(steward_tokio::axum::router(Endpoints::new(probes.clone())));
+///     let server = Server::new(Endpoints::new(probes)).close_on(shutdown.clone());
+///     let server = ProbeServer::bind("127.0.0.1:0", server)?;
+///     let addr = server.local_addr()?;
+///     let serving = tokio::spawn(steward_tokio::axum::serve(server, app));
+///
+///     let mut stream = tokio::net::TcpStream::connect(addr).await?;
+///     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///     stream.write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await?;
+///     let mut answer = String::new();
+///     stream.read_to_string(&mut answer).await?;
+///     assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+///
+///     shutdown.trigger(Reason::Requested); // drained at once: no guard
+///     serving.await.unwrap();
+///     Ok(())
+/// }
+/// ```
+pub fn serve(server: ProbeServer, app: Router) -> Serve {
+    let (server, listener) = server.into_parts();
+    server.serve_with(listener, RouterService(app))
+}
+
+/// An axum router as a hyper service.
+#[derive(Clone)]
+struct RouterService(Router);
+
+impl Service<hyper::Request<Incoming>> for RouterService {
+    type Response = axum::response::Response;
+    type Error = Infallible;
+    type Future = axum::routing::future::RouteFuture<Infallible>;
+
+    fn call(&self, request: hyper::Request<Incoming>) -> Self::Future {
+        // A router is always ready (its `poll_ready` is `Ready` at once),
+        // and a clone of it is an `Arc`'s.
+        tower_service::Service::call(&mut self.0.clone(), request.map(Body::new))
+    }
 }
 
 #[cfg(test)]

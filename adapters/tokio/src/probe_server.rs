@@ -9,7 +9,8 @@ use tokio::net::{TcpListener, TcpStream};
 /// The probe endpoints served over HTTP/1 on a tokio TCP listener.
 ///
 /// The serving itself, with its limits (header-read timeout, header size,
-/// connection count) and its graceful close, is
+/// write timeout, requests per connection, connection count), its way of
+/// keeping the probes answered under pressure and its graceful close, is
 /// [`steward_hyper::Server`]'s; this binds the socket and hands it over.
 /// Connections run on the runtime of the endpoints' health registry (a
 /// [`TokioRuntime`](crate::TokioRuntime) handle, for a tokio service).
@@ -92,6 +93,13 @@ impl ProbeServer {
     pub fn run(self) -> Serve {
         self.server.serve(TokioListener(self.listener))
     }
+
+    /// The server, and the listener as the server takes it (for
+    /// [`axum::serve`](crate::axum::serve)).
+    #[cfg(feature = "axum")]
+    pub(crate) fn into_parts(self) -> (Server, TokioListener) {
+        (self.server, TokioListener(self.listener))
+    }
 }
 
 impl fmt::Debug for ProbeServer {
@@ -103,7 +111,7 @@ impl fmt::Debug for ProbeServer {
     }
 }
 
-struct TokioListener(TcpListener);
+pub(crate) struct TokioListener(TcpListener);
 
 impl Listener for TokioListener {
     type Io = TokioIo<TcpStream>;

@@ -82,8 +82,10 @@ pub(super) fn string(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            // The rest of C0, DEL, C1 and the two JavaScript line breaks.
-            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+            // The rest of C0, DEL, C1, the two JavaScript line breaks, and
+            // the characters that reorder or hide text (a right-to-left
+            // override in an echoed `?exclude=` name).
+            c if c.is_control() || super::text::is_invisible(c) => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),

@@ -22,7 +22,9 @@
 //! `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`. Error
 //! texts are withheld ("reason withheld") unless [`Endpoints::show_errors`]
 //! is set (they are logged in any case), and names and errors are stripped of
-//! control characters so that they cannot forge lines.
+//! control characters so that they cannot forge lines; the invisible
+//! characters that reorder or hide text (a right-to-left override in an
+//! unknown `?exclude=` name, echoed back) are written as `\u{202e}`.
 //!
 //! The listener's own limits (header-read timeout, header size, number of
 //! connections) belong to the server; see `steward-hyper`.

@@ -38,9 +38,10 @@ pub(super) fn body(
             .unmatched_excludes()
             .iter()
             .map(|n| {
+                // Escaped first, so that `clean`'s own `\u{..}` stays one backslash.
                 format!(
                     "\"{}\"",
-                    clean(n).replace('\\', "\\\\").replace('"', "\\\"")
+                    clean(&n.replace('\\', "\\\\").replace('"', "\\\""))
                 )
             })
             .collect();
@@ -80,9 +81,54 @@ fn line(out: &mut String, check: &CheckResult, show_errors: bool) {
 }
 
 /// Replaces control characters (CR and LF above all) with spaces, so a name
-/// or an error text cannot forge a line of the listing.
+/// or an error text cannot forge a line of the listing, and writes the
+/// invisible characters that reorder or hide text (a right-to-left override,
+/// a zero-width space) as `\u{202e}`, so that an echoed name (an unknown
+/// `?exclude=`) shows what was sent rather than something else.
 pub(super) fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.push(' ');
+        } else if is_invisible(c) {
+            let _ = write!(out, "\\u{{{:04x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The format characters that reorder (bidirectional controls) or hide
+/// (zero-width) text, the byte-order mark, and the two Unicode line breaks.
+pub(super) fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{feff}'
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean;
+
+    #[test]
+    fn clean_blanks_controls_and_shows_invisible_characters() {
+        assert_eq!(clean("db\r\n[+]forged ok"), "db  [+]forged ok");
+        assert_eq!(clean("evil\u{202e}kcah"), "evil\\u{202e}kcah");
+        assert_eq!(
+            clean("a\u{200b}b\u{2066}c\u{feff}"),
+            "a\\u{200b}b\\u{2066}c\\u{feff}"
+        );
+        assert_eq!(clean("café ✓"), "café ✓");
+    }
+
+    #[test]
+    fn json_strings_escape_invisible_characters() {
+        assert_eq!(super::super::json::string("a\u{202e}b"), "\"a\\u202eb\"");
+    }
 }

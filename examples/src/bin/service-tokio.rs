@@ -9,8 +9,9 @@
 //!
 //! The same jobs, protocol and files as `service` (see
 //! `steward_examples::jobs`). What differs is tokio's: the `App`, the TCP
-//! listener, and an axum server on `--probe-addr` that mounts the probe
-//! routes beside one of its own, `GET /jobs/stats`. With `--redis-url` or
+//! listener, and an axum router on `--probe-addr` that mounts the probe
+//! routes beside one of its own, `GET /jobs/stats`, served with the probe
+//! server's limits (`steward_tokio::axum::serve`). With `--redis-url` or
 //! `--postgres-url`, Redis (`PING`) and PostgreSQL (`SELECT 1`) are checked
 //! too, as critical readiness checks: readiness fails while either is down.
 //!
@@ -33,7 +34,8 @@ use steward_core::http::Endpoints;
 use steward_core::{Context, Reason, RuntimeHandle, Shutdown};
 use steward_examples::checks::{PostgresCheck, RedisCheck};
 use steward_examples::jobs::{self, Jobs, Options, UsageError};
-use steward_tokio::App;
+use steward_hyper::Server;
+use steward_tokio::{App, ProbeServer};
 use tokio::net::TcpListener;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
@@ -115,18 +117,19 @@ fn main() -> ExitCode {
     })
 }
 
-/// Binds `addr` and serves the probe routes and `/jobs/stats` there until
-/// the returned scope is triggered; the server holds a guard on it until
-/// it has closed.
+/// Binds `addr` and serves the probe routes and `/jobs/stats` there, with
+/// the probe server's limits (`steward_tokio::axum::serve`: the same as
+/// `service`'s probes get), until the first scope returned is triggered;
+/// the server holds a guard on the second until it has closed.
 async fn serve_http(
     cx: &Context,
     addr: SocketAddr,
     stats: Arc<OnceLock<Jobs>>,
-) -> Result<Shutdown, String> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("{addr}: {e}"))?;
-    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+) -> Result<(Shutdown, Shutdown), String> {
+    let stop = Shutdown::new();
+    let limits = Server::new(Endpoints::new(cx.probes().clone())).close_on(stop.clone());
+    let server = ProbeServer::bind(addr, limits).map_err(|e| format!("{addr}: {e}"))?;
+    let bound = server.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(addr = %bound, "serving probes and /jobs/stats (axum)");
     let stats = move || async move {
         match stats.get() {
@@ -136,16 +139,14 @@ async fn serve_http(
     };
     let router = steward_tokio::axum::router(Endpoints::new(cx.probes().clone()))
         .route("/jobs/stats", axum::routing::get(stats));
-    let stop = Shutdown::new();
-    let (closed, guard) = (stop.clone(), stop.guard());
+    let closed = Shutdown::new();
+    let guard = closed.guard();
+    let serving = steward_tokio::axum::serve(server, router);
     cx.runtime().spawn(async move {
-        let server = axum::serve(listener, router).with_graceful_shutdown(closed.triggered_owned());
-        if let Err(e) = server.await {
-            tracing::error!(error = %e, "the HTTP server failed");
-        }
+        serving.await;
         drop(guard);
     });
-    Ok(stop)
+    Ok((stop, closed))
 }
 
 fn jobs_stats(jobs: &Jobs) -> Response {
@@ -154,12 +155,14 @@ fn jobs_stats(jobs: &Jobs) -> Response {
 }
 
 /// The teardown of the HTTP server: it stops accepting and lets the
-/// requests in flight finish; a client that holds its connection open past a
-/// second is left to the process's exit rather than failing the teardown.
-async fn stop_http(server: Shutdown, rt: RuntimeHandle) {
-    server.trigger(Reason::Requested);
+/// requests in flight finish (for the server's close timeout, a second); a
+/// connection still open past two is left to the process's exit rather than
+/// failing the teardown.
+async fn stop_http((stop, closed): (Shutdown, Shutdown), rt: RuntimeHandle) {
+    stop.trigger(Reason::Requested);
+    closed.trigger(Reason::Requested);
     if rt
-        .timeout(Duration::from_secs(1), server.drained())
+        .timeout(Duration::from_secs(2), closed.drained())
         .await
         .is_err()
     {
