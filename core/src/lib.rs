@@ -147,6 +147,7 @@
 //! sleep, now) that is all steward asks of a runtime, and
 //! [`app::Platform`], which adds signals and the probe server.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -169,6 +170,7 @@ pub mod signal;
 mod sync;
 mod tasks;
 #[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
 
 pub use app::{App, AppReport, Context, Lifecycle, Serve};

@@ -1,4 +1,5 @@
-//! Termination signals on smol: SIGTERM and SIGINT (Ctrl-C on Windows).
+//! Termination signals on smol: SIGTERM and SIGINT; on Windows, Ctrl-C,
+//! Ctrl-Break, console close and system shutdown.
 //!
 //! The rule (first signal drains, second forces the exit with `128 + n`) is
 //! steward's [`SignalHandler`]; this module only receives the signals and
@@ -6,25 +7,28 @@
 //!
 //! The source is [`async_signal`], smol's own signal crate, rather than
 //! signal-hook directly: it is built on signal-hook's registry on unix, it is
-//! a `Stream` that async-io wakes, and it also covers Windows' Ctrl-C, all
-//! without `unsafe` on our side.
+//! a `Stream` that async-io wakes, all without `unsafe` on our side. On
+//! Windows, where async-signal knows only Ctrl-C, the console events come
+//! from tokio's handler instead (`signal/windows.rs`).
+
+#[cfg(windows)]
+mod windows;
 
 use std::io;
 
+#[cfg(unix)]
 use async_signal::{Signal, Signals};
+#[cfg(unix)]
 use smol::stream::StreamExt;
 use steward_core::signal::SignalHandler;
 use steward_core::Shutdown;
 
-/// The signals this platform can deliver: SIGTERM and SIGINT on unix; on
-/// Windows only Ctrl-C exists (and reads as SIGINT), and async-signal refuses
-/// the others.
+/// The signals listened for on unix.
 #[cfg(unix)]
 const LISTENED: &[Signal] = &[Signal::Term, Signal::Int];
-#[cfg(windows)]
-const LISTENED: &[Signal] = &[Signal::Int];
 
-/// Listens for SIGTERM and SIGINT (Windows: Ctrl-C) for the rest of the
+/// Listens for SIGTERM and SIGINT (Windows: Ctrl-C as SIGINT; Ctrl-Break,
+/// console close and system shutdown as SIGTERM) for the rest of the
 /// process, applying steward's rule to `shutdown`.
 ///
 /// The first signal triggers `shutdown` with
@@ -66,6 +70,14 @@ const LISTENED: &[Signal] = &[Signal::Int];
 /// # }
 /// ```
 pub fn install(shutdown: &Shutdown) -> io::Result<SignalHandler> {
+    #[cfg(windows)]
+    return windows::install(shutdown);
+    #[cfg(unix)]
+    listen(shutdown)
+}
+
+#[cfg(unix)]
+fn listen(shutdown: &Shutdown) -> io::Result<SignalHandler> {
     let handler = SignalHandler::new(shutdown);
     // Registered here, so that the signals are caught once this returns.
     let mut signals = Signals::new(LISTENED)?;

@@ -1,5 +1,6 @@
-//! Termination signals on tokio: SIGTERM and SIGINT (Ctrl-C on Windows),
-//! received with `tokio::signal`.
+//! Termination signals on tokio: SIGTERM and SIGINT; on Windows, Ctrl-C,
+//! Ctrl-Break, console close and system shutdown; received with
+//! `tokio::signal`.
 //!
 //! The rule (first signal drains, second forces the exit with `128 + n`) is
 //! steward's [`SignalHandler`]; this module only receives the signals and
@@ -19,7 +20,8 @@ use std::io;
 use steward_core::signal::SignalHandler;
 use steward_core::Shutdown;
 
-/// Listens for SIGTERM and SIGINT (Windows: Ctrl-C) for the rest of the
+/// Listens for SIGTERM and SIGINT (Windows: Ctrl-C as SIGINT; Ctrl-Break,
+/// console close and system shutdown as SIGTERM) for the rest of the
 /// process, applying steward's rule to `shutdown`.
 ///
 /// The first signal triggers `shutdown` with
