@@ -15,7 +15,10 @@
 //! Readiness lists the probes' own state as two checks of its own,
 //! `startup` and `shutdown` (as Kubernetes' apiserver lists `shutdown`);
 //! they can be asked for alone (`/readyz/shutdown`) but not excluded, and no
-//! registered check may take their names.
+//! registered check may take their names. While draining, the text body
+//! words the failing `shutdown` check as what it is: `[-]shutdown draining`
+//! (with `show_errors`, `[-]shutdown draining: signal 15 (SIGTERM)`), where a
+//! failed check reads `[-]db failed: reason withheld`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -26,7 +29,9 @@ use crate::sync::{AtomicUsize, Ordering};
 use crate::Shutdown;
 
 const STARTUP: &str = "startup";
-const SHUTDOWN: &str = "shutdown";
+/// The probes' own readiness check that fails once draining; the text
+/// bodies word it as `[-]shutdown draining` (see `http::text`).
+pub(crate) const SHUTDOWN: &str = "shutdown";
 
 /// Where the service is in its life.
 ///

@@ -87,9 +87,9 @@ mod tcp_check;
 mod service;
 
 pub use app::Smol;
-pub use service::App;
 pub use probe_server::ProbeServer;
 pub use runtime::SmolRuntime;
+pub use service::App;
 pub use tcp_check::{SmolConnector, TcpCheck};
 
 /// All of `steward-core`, for what the re-exports below leave out:

@@ -94,9 +94,9 @@ mod tcp_check;
 mod service;
 
 pub use app::Tokio;
-pub use service::App;
 pub use probe_server::ProbeServer;
 pub use runtime::TokioRuntime;
+pub use service::App;
 pub use tcp_check::{TcpCheck, TokioConnector};
 
 /// All of `steward-core`, for what the re-exports below leave out:
