@@ -29,6 +29,7 @@
 
 mod context;
 mod report;
+mod stderr;
 
 use std::error::Error;
 use std::fmt;
@@ -440,9 +441,18 @@ impl<P> Lifecycle<P> {
 
 impl<P: Platform> Lifecycle<P> {
     /// Runs the service: builds the runtime, installs the signal handlers,
-    /// serves the probes, runs the sequence, logs the report (through
-    /// `tracing`, or on stderr when no subscriber is set) and returns the
-    /// exit code for `main` to return.
+    /// serves the probes, runs the sequence, logs the report through
+    /// `tracing` and returns the exit code for `main` to return.
+    ///
+    /// When no global `tracing` subscriber is set, `run` installs a small
+    /// one of its own that writes WARN and ERROR events to stderr, one line
+    /// each (`WARN steward_core::tasks: task failed task=consumer ...`), so
+    /// that a failed task, a restart, an escalation or a check turning
+    /// unhealthy is never silent; the report is printed to stderr once,
+    /// whatever the exit code. Install a subscriber before `run` (for
+    /// example `tracing_subscriber::fmt::init()`) to get INFO events too
+    /// (startup, readiness, the signal, each step), timestamps and your own
+    /// format: the fallback then stays out.
     ///
     /// # Examples
     ///
@@ -461,18 +471,23 @@ impl<P: Platform> Lifecycle<P> {
         Fut: Future<Output = Result<(), E>>,
         E: Into<Box<dyn Error + Send + Sync>>,
     {
+        // With no subscriber, warnings and errors still reach stderr.
+        let fallback = stderr::install_if_unset();
         match self.try_run(body) {
             Ok(report) => {
-                // The sequence logged the report through `tracing`; with no
-                // subscriber to show it, print it, so that it is never lost.
-                if !tracing::dispatcher::has_been_set() {
+                // The sequence logged the report through `tracing`: at WARN
+                // when the exit code is not 0, which the fallback printed.
+                // At INFO it did not: print it, once.
+                if fallback && report.exit_code() == 0 {
                     eprintln!("{report}");
                 }
                 ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(1))
             }
             Err(e) => {
                 tracing::error!(error = %e, "the service could not start");
-                eprintln!("the service could not start: {e}");
+                if !fallback {
+                    eprintln!("the service could not start: {e}");
+                }
                 ExitCode::FAILURE
             }
         }
