@@ -158,6 +158,7 @@
 
 pub mod app;
 mod duration;
+pub mod guide;
 pub mod health;
 pub mod http;
 mod lifespan;
@@ -192,3 +193,8 @@ pub use tasks::{
     Exit, Report, Restart, StartError, Stop, StopAll, TaskBuilder, TaskError, TaskOutput,
     TaskReport, Tasks, Tracked, Wait,
 };
+
+/// The crate's README.md, whose examples run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

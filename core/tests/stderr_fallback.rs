@@ -36,7 +36,12 @@ impl Platform for Virtual {
     fn install_signals(&self, shutdown: &Shutdown) -> std::io::Result<SignalHandler> {
         Ok(SignalHandler::new(shutdown))
     }
-    fn serve_probes(&self, _: SocketAddr, _: Endpoints, _: Shutdown) -> std::io::Result<SocketAddr> {
+    fn serve_probes(
+        &self,
+        _: SocketAddr,
+        _: Endpoints,
+        _: Shutdown,
+    ) -> std::io::Result<SocketAddr> {
         Err(std::io::ErrorKind::Unsupported.into())
     }
     fn block_on<F: Future>(&self, future: F) -> F::Output {
@@ -60,13 +65,19 @@ fn child_clean() {
     if std::env::var_os(CHILD).is_none() {
         return;
     }
-    let code = Lifecycle::<Virtual>::new().signals(false).run(|cx| async move {
-        cx.tasks()
-            .start("worker", |stop| async move { stop.triggered().await })?;
-        cx.shutdown().trigger(Reason::Requested);
-        Ok::<_, steward_core::StartError>(())
+    let code = Lifecycle::<Virtual>::new()
+        .signals(false)
+        .run(|cx| async move {
+            cx.tasks()
+                .start("worker", |stop| async move { stop.triggered().await })?;
+            cx.shutdown().trigger(Reason::Requested);
+            Ok::<_, steward_core::StartError>(())
+        });
+    std::process::exit(if code == std::process::ExitCode::SUCCESS {
+        0
+    } else {
+        1
     });
-    std::process::exit(if code == std::process::ExitCode::SUCCESS { 0 } else { 1 });
 }
 
 #[test]
@@ -74,15 +85,21 @@ fn child_failing() {
     if std::env::var_os(CHILD).is_none() {
         return;
     }
-    let code = Lifecycle::<Virtual>::new().signals(false).run(|cx| async move {
-        cx.tasks().start("consumer", |_stop| async {
-            Err::<(), _>(std::io::Error::other("connection refused"))
-        })?;
-        cx.runtime().sleep(Duration::from_secs(1)).await;
-        cx.shutdown().trigger(Reason::Requested);
-        Ok::<_, steward_core::StartError>(())
+    let code = Lifecycle::<Virtual>::new()
+        .signals(false)
+        .run(|cx| async move {
+            cx.tasks().start("consumer", |_stop| async {
+                Err::<(), _>(std::io::Error::other("connection refused"))
+            })?;
+            cx.runtime().sleep(Duration::from_secs(1)).await;
+            cx.shutdown().trigger(Reason::Requested);
+            Ok::<_, steward_core::StartError>(())
+        });
+    std::process::exit(if code == std::process::ExitCode::SUCCESS {
+        0
+    } else {
+        1
     });
-    std::process::exit(if code == std::process::ExitCode::SUCCESS { 0 } else { 1 });
 }
 
 #[test]
@@ -91,7 +108,10 @@ fn a_clean_run_prints_the_report_once_and_no_info_lines() {
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(stderr.matches("worker: stopped").count(), 1, "{stderr}");
     assert_eq!(stderr.matches("exit code 0").count(), 1, "{stderr}");
-    assert!(!stderr.contains("INFO"), "INFO events are not shown: {stderr}");
+    assert!(
+        !stderr.contains("INFO"),
+        "INFO events are not shown: {stderr}"
+    );
 }
 
 #[test]

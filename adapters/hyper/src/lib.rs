@@ -56,3 +56,8 @@ pub use bind::{bind_tcp, DEFAULT_BACKLOG};
 pub use server::{Listener, Serve, Server};
 pub use service::{ProbeService, ResponseFuture};
 pub use timer::RuntimeTimer;
+
+/// The crate's README.md, whose examples run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

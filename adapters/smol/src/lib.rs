@@ -118,3 +118,8 @@ pub use steward_core::{
     Reason, Report, Restart, RuntimeHandle, Shielded, Shutdown, ShutdownGuard, StartError,
     TaskError, Tasks,
 };
+
+/// The crate's README.md, whose examples run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

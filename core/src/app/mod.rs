@@ -8,11 +8,45 @@
 //!
 //! # The sequence
 //!
+//! All of [`Lifecycle::run`] on one line, with the budget set by
+//! [`grace`](Lifecycle::grace) (25 s by default) counted from the trigger:
+//!
+//! ```text
+//!  start           ready               trigger (a signal, Shutdown::trigger, an escalation)
+//!    │               │                   │
+//!  ──┼───────────────┼─── … ─────────────┼──────────┬─────────────────────┬───────────────┬──► time
+//!    │ body runs:    │ serving           │ pre-stop │ tasks: stop signal, │ teardown,     │ report,
+//!    │ resources,    │                   │ delay    │ finish the item in  │ in reverse    │ exit code
+//!    │ tasks, checks │                   │ (still   │ hand; aborted at    │ order         │
+//!    │               │                   │ serving) │ grace − reserve     │               │
+//!    │ /readyz 503   │ /readyz 200       │ /readyz 503 from the trigger on:
+//!    │ /livez 200    │ /livez: checks    │ "[-]shutdown draining"; /livez 200             │
+//!    │               │                   │                                │◄── reserve ──►│
+//!    │               │                   │                                │ grace / 5     │
+//!    │               │                   │◄──────────── grace (default 25 s) ────────────►│ + ≤ 1 s slack to exit
+//!                                        │
+//!                                        └ a second signal, at any point: exit at once with 128 + n
+//! ```
+//!
+//! - The **grace** is one deadline for everything after the trigger: the
+//!   pre-stop delay comes out of it, not on top of it.
+//! - The **teardown reserve**, a fifth of the grace, is kept for the
+//!   lifespan's teardown: tasks are stopped (and, past their time, aborted)
+//!   by the grace minus the reserve, so that a stuck task cannot take the
+//!   time the resources need to close.
+//! - The report is printed and the process exits within the grace, plus a
+//!   slack of at most 1 s for the runtime to wind down; under Kubernetes'
+//!   default `terminationGracePeriodSeconds` of 30 s, the default 25 s
+//!   grace leaves room for it.
+//!
+//! The steps:
+//!
 //! 1. **Starting.** The probe server (if an address is set) answers at once:
 //!    `/livez` 200, `/readyz` and `/startupz` 503. The body runs: it starts
-//!    resources on the [`Lifespan`](crate::Lifespan), tasks on the [`Tasks`](crate::Tasks) registry and
-//!    registers checks on [`Health`](crate::health::Health), then returns. A signal during startup
-//!    stops the body where it is.
+//!    resources on the [`Lifespan`](crate::Lifespan), tasks on the
+//!    [`Tasks`](crate::Tasks) registry and registers checks on
+//!    [`Health`](crate::health::Health), then returns. A signal during
+//!    startup stops the body where it is.
 //! 2. **Running.** The body returned `Ok`: ready. The service runs until its
 //!    [`Shutdown`] is triggered: a signal, [`Shutdown::trigger`], a critical
 //!    task ending, a supervised task past its restart budget.
@@ -21,11 +55,12 @@
 //!    stop signal and the rest of the budget; then the lifespan is torn down
 //!    in reverse order, with whatever budget is left.
 //! 4. **Report.** Every task and resource, how it ended and how long it took,
-//!    logged through `tracing` and returned as an [`AppReport`], whose
-//!    [`exit_code`](AppReport::exit_code) follows DESIGN.md: 0 when all ended
-//!    in time, 1 when startup failed, a task failed or was aborted, a
-//!    teardown step failed, or a task's failure brought the service down.
-//!    A second signal exits at once with 128 + its number.
+//!    logged through `tracing` (on stderr when no subscriber is set: see
+//!    [`Lifecycle::run`]) and returned as an [`AppReport`], whose
+//!    [`exit_code`](AppReport::exit_code) is 0 when all ended in time, 1
+//!    when startup failed, a task failed or was aborted, a teardown step
+//!    failed, or a task's failure brought the service down. A second signal
+//!    exits at once with 128 + its number.
 
 mod context;
 mod report;

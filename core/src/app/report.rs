@@ -149,7 +149,7 @@ impl AppReport {
         self.took
     }
 
-    /// The exit code that DESIGN.md fixes: 0 after a clean shutdown; 1 when
+    /// The exit code, fixed for scripts and orchestrators: 0 after a clean shutdown; 1 when
     /// startup failed, a task failed or had to be aborted, a resource failed
     /// to stop, or a task's failure brought the service down.
     ///
