@@ -43,6 +43,7 @@ pub(crate) const SHUTDOWN: &str = "shutdown";
 /// assert_eq!(Phase::Draining.to_string(), "draining");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum Phase {
     /// Startup has not finished.
     Starting,
@@ -93,6 +94,7 @@ impl fmt::Display for Phase {
 /// assert_eq!(Probe::Ready.endpoint(), "readyz");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Probe {
     /// "Restart me": the checks tagged [`LIVE`], while running.
     Live,

@@ -123,6 +123,7 @@ pub const fn exit_code_for(signo: i32) -> i32 {
 /// }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SignalAction {
     /// The first signal: the shutdown is triggered and the service drains.
     Triggered,
