@@ -7,6 +7,20 @@
 //! no async runtime: thin adapters (`steward-smol`, `steward-tokio`) give it
 //! one, and a library written against `steward-core` alone runs on both.
 //!
+//! # Which crate to depend on
+//!
+//! - **A library** that must not choose its users' runtime: `steward-core`
+//!   (this crate) alone. It takes a [`RuntimeHandle`], a [`Shutdown`] or a
+//!   [`Tasks`] from its caller, and tests on the virtual-time runtime
+//!   (feature `test-util`): the guide [`guide::library`] shows how.
+//! - **A service**: one adapter, `steward-smol` or `steward-tokio`. It
+//!   re-exports what a service's body uses and this whole crate (as
+//!   `steward_smol::core`), so it is the service's one steward dependency;
+//!   its `App` runs the whole sequence ([`app`]) from `main`.
+//!
+//! Guides: [`guide::library`] (a runtime-neutral library) and
+//! [`guide::serving`] (serving your own server through the drain).
+//!
 //! # Examples
 //!
 //! A whole graceful-shutdown program, runtime-neutral: a worker finishes
@@ -148,6 +162,9 @@
 //! [`app::Platform`], which adds signals and the probe server.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Where other crates' docs link to this one's items when its own pages are
+// not beside theirs (rustdoc otherwise prints such a link as plain text).
+#![doc(html_root_url = "https://docs.rs/steward-core/0.1")]
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,

@@ -1,6 +1,7 @@
 //! What a termination signal means to a service, written once for every runtime.
 //!
-//! The rule: the first SIGTERM or SIGINT (Ctrl-C on Windows) triggers the
+//! The rule: the first SIGTERM or SIGINT (on Windows: Ctrl-C, Ctrl-Break,
+//! console close, system shutdown; see the adapters) triggers the
 //! service's [`Shutdown`] with [`Reason::Signal`], and the service drains. A
 //! second one while it drains means "stop waiting": the process exits at once
 //! with the shell's convention for a death by signal, `128 + n` (143 for

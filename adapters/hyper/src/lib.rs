@@ -38,6 +38,9 @@
 //! assert_eq!(body, "[+]startup ok\n[+]shutdown ok\n[+]db ok\nreadyz check passed\n");
 //! ```
 
+// Where other crates' docs link to this one's items when its own pages are
+// not beside theirs (rustdoc otherwise prints such a link as plain text).
+#![doc(html_root_url = "https://docs.rs/steward-hyper/0.1")]
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,

@@ -70,6 +70,9 @@
 //!   a service's tests (add it in `[dev-dependencies]`).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Where other crates' docs link to this one's items when its own pages are
+// not beside theirs (rustdoc otherwise prints such a link as plain text).
+#![doc(html_root_url = "https://docs.rs/steward-smol/0.1")]
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,

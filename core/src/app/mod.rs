@@ -4,7 +4,8 @@
 //! [`App`] is the runtime-neutral sequence. An adapter gives it a runtime, a
 //! signal source and a probe server by implementing [`Platform`] (a handful
 //! of thin functions); `steward_smol::App` and `steward_tokio::App` are
-//! `App<their platform>`. Every rule of the sequence lives here, once.
+//! [`Lifecycle`] on their platform. Every rule of the sequence lives here,
+//! once.
 //!
 //! # The sequence
 //!
@@ -12,28 +13,29 @@
 //! [`grace`](Lifecycle::grace) (25 s by default) counted from the trigger:
 //!
 //! ```text
-//!  start           ready               trigger (a signal, Shutdown::trigger, an escalation)
-//!    │               │                   │
-//!  ──┼───────────────┼─── … ─────────────┼──────────┬─────────────────────┬───────────────┬──► time
-//!    │ body runs:    │ serving           │ pre-stop │ tasks: stop signal, │ teardown,     │ report,
-//!    │ resources,    │                   │ delay    │ finish the item in  │ in reverse    │ exit code
-//!    │ tasks, checks │                   │ (still   │ hand; aborted at    │ order         │
-//!    │               │                   │ serving) │ grace − reserve     │               │
-//!    │ /readyz 503   │ /readyz 200       │ /readyz 503 from the trigger on:
-//!    │ /livez 200    │ /livez: checks    │ "[-]shutdown draining"; /livez 200             │
-//!    │               │                   │                                │◄── reserve ──►│
-//!    │               │                   │                                │ grace / 5     │
-//!    │               │                   │◄──────────── grace (default 25 s) ────────────►│ + ≤ 1 s slack to exit
-//!                                        │
-//!                                        └ a second signal, at any point: exit at once with 128 + n
+//!  start       ready           trigger: a signal, Shutdown::trigger, an escalation
+//!   |            |               |
+//! --+------------+---- ... ------+----------+----------------+-----------+--> time
+//!   | body runs: | serving       | pre-stop | tasks: stop    | teardown, | report,
+//!   | resources, |               | delay    | signal, finish | reverse   | exit code
+//!   | tasks,     |               | (still   | the item in    | order     |
+//!   | checks     |               | serving) | hand; aborted  |           |
+//!   |            |               |          | at the deadline|           |
+//!   | /readyz 503| /readyz 200   | /readyz 503: "[-]shutdown draining"
+//!   | /livez 200 | /livez: checks| /livez 200                            |
+//!   |            |               |                           |<-reserve->|
+//!   |            |               |                           | grace / 5 |
+//!   |            |               |<-------- grace (default 25 s) ------->| + <= 1 s
+//!                                |
+//!                                +-- a second signal: exit at once with 128 + n
 //! ```
 //!
 //! - The **grace** is one deadline for everything after the trigger: the
 //!   pre-stop delay comes out of it, not on top of it.
 //! - The **teardown reserve**, a fifth of the grace, is kept for the
-//!   lifespan's teardown: tasks are stopped (and, past their time, aborted)
-//!   by the grace minus the reserve, so that a stuck task cannot take the
-//!   time the resources need to close.
+//!   lifespan's teardown: the tasks' deadline is the grace minus the
+//!   reserve, when a task still running is aborted, so that a stuck task
+//!   cannot take the time the resources need to close.
 //! - The report is printed and the process exits within the grace, plus a
 //!   slack of at most 1 s for the runtime to wind down; under Kubernetes'
 //!   default `terminationGracePeriodSeconds` of 30 s, the default 25 s
@@ -162,7 +164,8 @@ pub trait Platform: Sized {
     /// The runtime, as steward's types take it.
     fn runtime(&self) -> RuntimeHandle;
 
-    /// Listens for SIGTERM and SIGINT (Ctrl-C on Windows), applying
+    /// Listens for SIGTERM and SIGINT (on Windows, Ctrl-C as SIGINT and Ctrl-Break,
+    /// console close and system shutdown as SIGTERM), applying
     /// [`SignalHandler`]'s rule to `shutdown`.
     ///
     /// # Errors
@@ -190,7 +193,7 @@ pub trait Platform: Sized {
 /// A service's lifecycle: its settings, then one call that runs it.
 ///
 /// `P` is the adapter's [`Platform`]: `steward_smol::App` and
-/// `steward_tokio::App` are `Lifecycle<their platform>`, and can
+/// `steward_tokio::App` wrap `Lifecycle<their platform>`, and can
 /// [`run`](Lifecycle::run) a service from `main`. [`App`] is
 /// `Lifecycle<NoPlatform>`: it runs the same sequence with
 /// [`serve`](Lifecycle::serve) on any [`RuntimeHandle`], without signals or a

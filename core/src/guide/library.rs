@@ -111,7 +111,7 @@
 //!
 //! ## How its tests run on virtual time
 //!
-//! [`TestRuntime`](crate::testing::TestRuntime) (feature `test-util`) runs
+//! `steward_core::testing::TestRuntime` ([feature `test-util`](crate#features)) runs
 //! everything on the test's thread and moves its clock only when told, or
 //! when every task is idle: an hour of refreshes takes microseconds, and
 //! the same test gives the same interleaving every run. The test builds

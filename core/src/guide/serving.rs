@@ -64,7 +64,11 @@
 //!             tasks.spawn(async move {
 //!                 let mut events = 0;
 //!                 // A long-lived stream: an event a second until stopped.
-//!                 while stop.run_until_triggered(clock.sleep(Duration::from_secs(1))).await.is_some() {
+//!                 loop {
+//!                     let tick = clock.sleep(Duration::from_secs(1));
+//!                     if stop.run_until_triggered(tick).await.is_none() {
+//!                         break;
+//!                     }
 //!                     events += 1; // write the event to the client
 //!                 }
 //!                 // Stopped: a last event ("retry later"), then the close.
