@@ -121,6 +121,7 @@ pub const fn exit_code_for(signo: i32) -> i32 {
 /// match signals.on_signal(SIGINT) {
 ///     SignalAction::Triggered => println!("draining; Ctrl-C again to force"),
 ///     SignalAction::ForceExit(code) => std::process::exit(code),
+///     _ => {} // `#[non_exhaustive]`: a later version may decide more
 /// }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,6 +10,10 @@
 //!   and times them with [`RuntimeTimer`], so it names no runtime: the
 //!   adapters (`steward-smol`, `steward-tokio`) give it a TCP [`Listener`].
 //!
+//! Most services do not depend on this crate: `steward-smol` and
+//! `steward-tokio` serve the probes with it when `App::probe_addr` is set.
+//! Depend on it to serve them from a hyper server of your own.
+//!
 //! # Examples
 //!
 //! Serving one in-memory connection (a real service uses an adapter's
