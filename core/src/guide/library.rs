@@ -104,7 +104,8 @@
 //!
 //! ```text
 //! steward_smol::App::new().run(|cx| async move {      // or steward_tokio::App
-//!     let cache = Cache::start(cx.runtime().clone(), cx.tasks(), cx.health(), Duration::from_secs(30))?;
+//!     let every = Duration::from_secs(30);
+//!     let cache = Cache::start(cx.runtime().clone(), cx.tasks(), cx.health(), every)?;
 //!     ...
 //! })
 //! ```
