@@ -7,6 +7,20 @@
 //! no async runtime: thin adapters (`steward-smol`, `steward-tokio`) give it
 //! one, and a library written against `steward-core` alone runs on both.
 //!
+//! # Which crate to depend on
+//!
+//! - **A library** that must not choose its users' runtime: `steward-core`
+//!   (this crate) alone. It takes a [`RuntimeHandle`], a [`Shutdown`] or a
+//!   [`Tasks`] from its caller, and tests on the virtual-time runtime
+//!   (feature `test-util`): the guide [`guide::library`] shows how.
+//! - **A service**: one adapter, `steward-smol` or `steward-tokio`. It
+//!   re-exports what a service's body uses and this whole crate (as
+//!   `steward_smol::core`), so it is the service's one steward dependency;
+//!   its `App` runs the whole sequence ([`app`]) from `main`.
+//!
+//! Guides: [`guide::library`] (a runtime-neutral library) and
+//! [`guide::serving`] (serving your own server through the drain).
+//!
 //! # Examples
 //!
 //! A whole graceful-shutdown program, runtime-neutral: a worker finishes
@@ -147,6 +161,10 @@
 //! sleep, now) that is all steward asks of a runtime, and
 //! [`app::Platform`], which adds signals and the probe server.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+// Where other crates' docs link to this one's items when its own pages are
+// not beside theirs (rustdoc otherwise prints such a link as plain text).
+#![doc(html_root_url = "https://docs.rs/steward-core/0.1")]
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -157,6 +175,7 @@
 
 pub mod app;
 mod duration;
+pub mod guide;
 pub mod health;
 pub mod http;
 mod lifespan;
@@ -170,6 +189,7 @@ pub mod signal;
 mod sync;
 mod tasks;
 #[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
 
 pub use app::{App, AppReport, Context, Lifecycle, Serve};
@@ -192,3 +212,8 @@ pub use tasks::{
     Exit, Report, Restart, StartError, Stop, StopAll, TaskBuilder, TaskError, TaskOutput,
     TaskReport, TaskToken, Tasks, Tracked, TrackedOutput, Wait,
 };
+
+/// The crate's README.md, whose examples run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

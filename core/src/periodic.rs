@@ -25,6 +25,7 @@ use crate::{Exit, StartError, TaskOutput, Tasks};
 /// # drop(hourly);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum FirstRun {
     /// At once (the default).
     #[default]
@@ -54,6 +55,7 @@ pub enum FirstRun {
 /// # drop(aligned);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum MissedTick {
     /// Run the missed ticks back-to-back to catch up.
     Burst,

@@ -15,7 +15,10 @@
 //! Readiness lists the probes' own state as two checks of its own,
 //! `startup` and `shutdown` (as Kubernetes' apiserver lists `shutdown`);
 //! they can be asked for alone (`/readyz/shutdown`) but not excluded, and no
-//! registered check may take their names.
+//! registered check may take their names. While draining, the text body
+//! words the failing `shutdown` check as what it is: `[-]shutdown draining`
+//! (with `show_errors`, `[-]shutdown draining: signal 15 (SIGTERM)`), where a
+//! failed check reads `[-]db failed: reason withheld`.
 //!
 //! [`Probes::phase_changed`] waits for the phase to move on (the systemd
 //! notifier and the gRPC health service follow the phase with it).
@@ -42,7 +45,9 @@ use crate::sync::{AtomicUsize, Ordering};
 use crate::Shutdown;
 
 const STARTUP: &str = "startup";
-const SHUTDOWN: &str = "shutdown";
+/// The probes' own readiness check that fails once draining; the text
+/// bodies word it as `[-]shutdown draining` (see `http::text`).
+pub(crate) const SHUTDOWN: &str = "shutdown";
 
 /// Where the service is in its life.
 ///
@@ -54,6 +59,7 @@ const SHUTDOWN: &str = "shutdown";
 /// assert_eq!(Phase::Draining.to_string(), "draining");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum Phase {
     /// Startup has not finished.
     Starting,
@@ -104,6 +110,7 @@ impl fmt::Display for Phase {
 /// assert_eq!(Probe::Ready.endpoint(), "readyz");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Probe {
     /// "Restart me": the checks tagged [`LIVE`], while running.
     Live,

@@ -1,6 +1,7 @@
 //! What a termination signal means to a service, written once for every runtime.
 //!
-//! The rule: the first SIGTERM or SIGINT (Ctrl-C on Windows) triggers the
+//! The rule: the first SIGTERM or SIGINT (on Windows: Ctrl-C, Ctrl-Break,
+//! console close, system shutdown; see the adapters) triggers the
 //! service's [`Shutdown`] with [`Reason::Signal`], and the service drains. A
 //! second one while it drains means "stop waiting": the process exits at once
 //! with the shell's convention for a death by signal, `128 + n` (143 for
@@ -120,9 +121,11 @@ pub const fn exit_code_for(signo: i32) -> i32 {
 /// match signals.on_signal(SIGINT) {
 ///     SignalAction::Triggered => println!("draining; Ctrl-C again to force"),
 ///     SignalAction::ForceExit(code) => std::process::exit(code),
+///     _ => {} // `#[non_exhaustive]`: a later version may decide more
 /// }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SignalAction {
     /// The first signal: the shutdown is triggered and the service drains.
     Triggered,

@@ -296,7 +296,7 @@ fn the_phase_table_over_http() {
     assert_answer(
         &s.get("/readyz"),
         503,
-        "[+]startup ok\n[-]shutdown failed: reason withheld\n[+]db ok\n[+]cache ok\nreadyz check failed\n",
+        "[+]startup ok\n[-]shutdown draining\n[+]db ok\n[+]cache ok\nreadyz check failed\n",
     );
     s.runtime.set(CheckOutcome::unhealthy("stalled"));
     assert_eq!(
@@ -455,6 +455,29 @@ fn errors_are_withheld_unless_allowed_and_cannot_forge_lines() {
         "[+]startup ok\n[+]shutdown ok\n[-]db failed: refused  [+]forged ok readyz check passed\n[+]cache ok\nreadyz check failed\n",
     );
     assert_eq!(r.body().lines().count(), 5);
+}
+
+#[test]
+fn a_drain_reads_as_draining_not_as_a_failure() {
+    let s = service();
+    s.probes.set_running();
+    s.shutdown.trigger(Reason::Signal(15));
+    let r = s.get("/readyz?verbose");
+    assert_answer(
+        &r,
+        503,
+        "[+]startup ok\n[-]shutdown draining\n[+]db ok\n[+]cache ok\nreadyz check failed\n",
+    );
+    assert!(!r.body().contains("shutdown failed"), "{}", r.body());
+    // With errors shown, the reason is the signal, worded once.
+    let open = s.endpoints.clone().show_errors(true);
+    let r =
+        s.rt.block_on(open.respond(&Request::get("/readyz/shutdown")));
+    assert_answer(
+        &r,
+        503,
+        "[-]shutdown draining: signal 15 (SIGTERM)\nreadyz check failed\n",
+    );
 }
 
 // --- HEAD: the same status and headers, no body.

@@ -108,7 +108,7 @@ impl Meet {
         let mut spins = 0_u32;
         while self.0.load(Ordering::SeqCst) < 2 {
             spins = spins.wrapping_add(1);
-            if spins % 1024 == 0 {
+            if spins.is_multiple_of(1024) {
                 // Two cores, many threads: let the other party run.
                 std::thread::yield_now();
             } else {

@@ -10,6 +10,10 @@
 //!   and times them with [`RuntimeTimer`], so it names no runtime: the
 //!   adapters (`steward-smol`, `steward-tokio`) give it a TCP [`Listener`].
 //!
+//! Most services do not depend on this crate: `steward-smol` and
+//! `steward-tokio` serve the probes with it when `App::probe_addr` is set.
+//! Depend on it to serve them from a hyper server of your own.
+//!
 //! # Examples
 //!
 //! Serving one in-memory connection (a real service uses an adapter's
@@ -38,6 +42,9 @@
 //! assert_eq!(body, "[+]startup ok\n[+]shutdown ok\n[+]db ok\nreadyz check passed\n");
 //! ```
 
+// Where other crates' docs link to this one's items when its own pages are
+// not beside theirs (rustdoc otherwise prints such a link as plain text).
+#![doc(html_root_url = "https://docs.rs/steward-hyper/0.1")]
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -59,3 +66,8 @@ pub use bind::{bind_tcp, DEFAULT_BACKLOG};
 pub use server::{Listener, Serve, Server};
 pub use service::{ProbeService, ResponseFuture};
 pub use timer::RuntimeTimer;
+
+/// The crate's README.md, whose examples run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -14,7 +14,7 @@ use steward_core::runtime::{BoxFuture, Runtime, RuntimeHandle};
 ///
 /// ```
 /// use std::sync::Arc;
-/// use steward_core::{Reason, Shutdown};
+/// use steward_smol::{Reason, Shutdown};
 /// use steward_smol::SmolRuntime;
 ///
 /// let ex = Arc::new(async_executor::Executor::new());

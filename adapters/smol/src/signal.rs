@@ -6,28 +6,35 @@
 //!
 //! The source is [`async_signal`], smol's own signal crate, rather than
 //! signal-hook directly: it is built on signal-hook's registry on unix, it is
-//! a `Stream` that async-io wakes, and it also covers Windows' Ctrl-C, all
-//! without `unsafe` on our side.
+//! a `Stream` that async-io wakes, all without `unsafe` on our side. On
+//! Windows, where async-signal knows only Ctrl-C, the console events come
+//! from tokio's handler instead (`signal/windows.rs`).
+
+#[cfg(windows)]
+mod windows;
 
 use std::io;
 use std::sync::{Mutex, PoisonError};
 
+#[cfg(unix)]
 use async_signal::{Signal, Signals};
+#[cfg(unix)]
 use smol::stream::StreamExt;
-use steward_core::signal::{deliver_routed, SignalHandler};
+#[cfg(unix)]
+use steward_core::signal::deliver_routed;
+use steward_core::signal::SignalHandler;
 use steward_core::Shutdown;
+#[cfg(windows)]
+use windows::listen;
 
-/// The signals this platform can deliver: SIGTERM and SIGINT on unix; on
-/// Windows only Ctrl-C exists (and reads as SIGINT), and async-signal refuses
-/// the others.
+/// The signals listened for on unix.
 #[cfg(unix)]
 const LISTENED: &[Signal] = &[Signal::Term, Signal::Int];
-#[cfg(windows)]
-const LISTENED: &[Signal] = &[Signal::Int];
 
-/// Listens for SIGTERM and SIGINT (Windows: Ctrl-C), applying steward's
-/// rule to `shutdown`, until another call re-targets the listener (or the
-/// `App` that called it ends).
+/// Listens for SIGTERM and SIGINT (Windows: Ctrl-C as SIGINT; Ctrl-Break,
+/// console close and system shutdown as SIGTERM), applying steward's rule
+/// to `shutdown`, until another call re-targets the listener (or the `App`
+/// that called it ends).
 ///
 /// The first signal triggers `shutdown` with
 /// [`Reason::Signal`](steward_core::Reason::Signal); a second one while it drains
@@ -89,6 +96,7 @@ pub fn install(shutdown: &Shutdown) -> io::Result<SignalHandler> {
 
 /// Starts the process's one listener, which hands every signal to
 /// [`deliver_routed`].
+#[cfg(unix)]
 fn listen() -> io::Result<()> {
     // Registered here, so that the signals are caught once this returns.
     let mut signals = Signals::new(LISTENED)?;

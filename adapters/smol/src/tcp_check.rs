@@ -12,7 +12,7 @@ use steward_core::health::Connector;
 /// # Examples
 ///
 /// ```
-/// use steward_core::health::{HealthCheck, Status};
+/// use steward_smol::health::{HealthCheck, Status};
 /// use steward_smol::TcpCheck;
 ///
 /// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

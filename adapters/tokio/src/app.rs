@@ -12,28 +12,6 @@ use steward_hyper::Server;
 
 use crate::{ProbeServer, TokioRuntime};
 
-/// A service on tokio, from `main` in one call: signals, probes, the drain
-/// and the report. See [`steward_core::Lifecycle`] for the settings and the sequence.
-///
-/// # Examples
-///
-/// ```no_run
-/// # // no_run: it waits for SIGTERM.
-/// use std::process::ExitCode;
-///
-/// fn main() -> ExitCode {
-///     steward_tokio::App::new()
-///         .probe_addr(([127, 0, 0, 1], 8080).into())
-///         .run(|cx| async move {
-///             cx.tasks().start("worker", |stop| async move {
-///                 stop.triggered().await; // work until asked to stop
-///             })?;
-///             Ok::<_, steward_core::StartError>(())
-///         })
-/// }
-/// ```
-pub type App = steward_core::Lifecycle<Tokio>;
-
 /// tokio as a [`Platform`]: a multi-thread runtime, `tokio::time`,
 /// `tokio::signal`, and the probe server on a tokio listener.
 ///

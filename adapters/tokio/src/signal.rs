@@ -1,5 +1,6 @@
-//! Termination signals on tokio: SIGTERM and SIGINT (Ctrl-C on Windows),
-//! received with `tokio::signal`.
+//! Termination signals on tokio: SIGTERM and SIGINT; on Windows, Ctrl-C,
+//! Ctrl-Break, console close and system shutdown; received with
+//! `tokio::signal`.
 //!
 //! The rule (first signal drains, second forces the exit with `128 + n`) is
 //! steward's [`SignalHandler`]; this module only receives the signals and
@@ -20,9 +21,10 @@ use std::sync::{Mutex, PoisonError};
 use steward_core::signal::{deliver_routed, SignalHandler};
 use steward_core::Shutdown;
 
-/// Listens for SIGTERM and SIGINT (Windows: Ctrl-C), applying steward's
-/// rule to `shutdown`, until another call re-targets the listener (or the
-/// `App` that called it ends).
+/// Listens for SIGTERM and SIGINT (Windows: Ctrl-C as SIGINT; Ctrl-Break,
+/// console close and system shutdown as SIGTERM), applying steward's rule
+/// to `shutdown`, until another call re-targets the listener (or the `App`
+/// that called it ends).
 ///
 /// The first signal triggers `shutdown` with
 /// [`Reason::Signal`](steward_core::Reason::Signal); a second one while it drains

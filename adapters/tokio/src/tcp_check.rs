@@ -12,7 +12,7 @@ use steward_core::health::Connector;
 /// # Examples
 ///
 /// ```
-/// use steward_core::health::{HealthCheck, Status};
+/// use steward_tokio::health::{HealthCheck, Status};
 /// use steward_tokio::TcpCheck;
 ///
 /// #[tokio::main(flavor = "current_thread")]

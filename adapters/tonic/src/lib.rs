@@ -48,6 +48,9 @@
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Where other crates' docs link to this one's items when its own pages are
+// not beside theirs (rustdoc otherwise prints such a link as plain text).
+#![doc(html_root_url = "https://docs.rs/steward-tonic/0.1")]
 
 use std::fmt;
 use std::pin::Pin;

@@ -4,15 +4,51 @@
 //! [`App`] is the runtime-neutral sequence. An adapter gives it a runtime, a
 //! signal source and a probe server by implementing [`Platform`] (a handful
 //! of thin functions); `steward_smol::App` and `steward_tokio::App` are
-//! `App<their platform>`. Every rule of the sequence lives here, once.
+//! [`Lifecycle`] on their platform. Every rule of the sequence lives here,
+//! once.
 //!
 //! # The sequence
 //!
+//! All of [`Lifecycle::run`] on one line, with the budget set by
+//! [`grace`](Lifecycle::grace) (25 s by default) counted from the trigger:
+//!
+//! ```text
+//!  start       ready           trigger: a signal, Shutdown::trigger, an escalation
+//!   |            |               |
+//! --+------------+---- ... ------+----------+----------------+-----------+--> time
+//!   | body runs: | serving       | pre-stop | tasks: stop    | teardown, | report,
+//!   | resources, |               | delay    | signal, finish | reverse   | exit code
+//!   | tasks,     |               | (still   | the item in    | order     |
+//!   | checks     |               | serving) | hand; aborted  |           |
+//!   |            |               |          | at the deadline|           |
+//!   | /readyz 503| /readyz 200   | /readyz 503: "[-]shutdown draining"
+//!   | /livez 200 | /livez: checks| /livez 200                            |
+//!   |            |               |                           |<-reserve->|
+//!   |            |               |                           | grace / 5 |
+//!   |            |               |<-------- grace (default 25 s) ------->| + <= 1 s
+//!                                |
+//!                                +-- a second signal: exit at once with 128 + n
+//! ```
+//!
+//! - The **grace** is one deadline for everything after the trigger: the
+//!   pre-stop delay comes out of it, not on top of it.
+//! - The **teardown reserve**, a fifth of the grace, is kept for the
+//!   lifespan's teardown: the tasks' deadline is the grace minus the
+//!   reserve, when a task still running is aborted, so that a stuck task
+//!   cannot take the time the resources need to close.
+//! - The report is printed and the process exits within the grace, plus a
+//!   slack of at most 1 s for the runtime to wind down; under Kubernetes'
+//!   default `terminationGracePeriodSeconds` of 30 s, the default 25 s
+//!   grace leaves room for it.
+//!
+//! The steps:
+//!
 //! 1. **Starting.** The probe server (if an address is set) answers at once:
 //!    `/livez` 200, `/readyz` and `/startupz` 503. The body runs: it starts
-//!    resources on the [`Lifespan`](crate::Lifespan), tasks on the [`Tasks`](crate::Tasks) registry and
-//!    registers checks on [`Health`](crate::health::Health), then returns. A signal during startup
-//!    stops the body where it is; that is not a failure (an error the body
+//!    resources on the [`Lifespan`](crate::Lifespan), tasks on the
+//!    [`Tasks`](crate::Tasks) registry and registers checks on
+//!    [`Health`](crate::health::Health), then returns. A signal during
+//!    startup stops the body where it is; that is not a failure (an error the body
 //!    returns once the shutdown was triggered, such as an interrupted
 //!    lifespan step, counts as the interruption, not as a failed startup).
 //! 2. **Running.** The body returned `Ok`: ready. The service runs until its
@@ -31,7 +67,8 @@
 //!    torn down in reverse order, by the end of the budget (each step within
 //!    its own stop timeout too).
 //! 4. **Report.** Every task, guard and resource, how it ended and how long
-//!    it took, logged through `tracing` and returned as an [`AppReport`],
+//!    it took, logged through `tracing` (on stderr when no subscriber is
+//!    set: see [`Lifecycle::run`]) and returned as an [`AppReport`],
 //!    whose [`exit_code`](AppReport::exit_code) follows DESIGN.md: 0 when all
 //!    ended in time, 1 when startup failed, a task failed, was aborted, ended
 //!    past its grace or was abandoned, a guard was still held, a teardown
@@ -55,6 +92,7 @@
 
 mod context;
 mod report;
+mod stderr;
 mod systemd;
 mod watchdog;
 
@@ -170,7 +208,8 @@ pub trait Platform: Sized {
     /// The runtime, as steward's types take it.
     fn runtime(&self) -> RuntimeHandle;
 
-    /// Listens for SIGTERM and SIGINT (Ctrl-C on Windows), applying
+    /// Listens for SIGTERM and SIGINT (on Windows, Ctrl-C as SIGINT and Ctrl-Break,
+    /// console close and system shutdown as SIGTERM), applying
     /// [`SignalHandler`]'s rule to `shutdown`.
     ///
     /// # Errors
@@ -216,7 +255,7 @@ pub trait Platform: Sized {
 /// A service's lifecycle: its settings, then one call that runs it.
 ///
 /// `P` is the adapter's [`Platform`]: `steward_smol::App` and
-/// `steward_tokio::App` are `Lifecycle<their platform>`, and can
+/// `steward_tokio::App` wrap `Lifecycle<their platform>`, and can
 /// [`run`](Lifecycle::run) a service from `main`. [`App`] is
 /// `Lifecycle<NoPlatform>`: it runs the same sequence with
 /// [`serve`](Lifecycle::serve) on any [`RuntimeHandle`], without signals or a
@@ -596,9 +635,18 @@ fn log_report(report: &AppReport) {
 
 impl<P: Platform> Lifecycle<P> {
     /// Runs the service: builds the runtime, installs the signal handlers,
-    /// serves the probes, runs the sequence, logs the report (through
-    /// `tracing`, or on stderr when no subscriber is set) and returns the
-    /// exit code for `main` to return.
+    /// serves the probes, runs the sequence, logs the report through
+    /// `tracing` and returns the exit code for `main` to return.
+    ///
+    /// When no global `tracing` subscriber is set, `run` installs a small
+    /// one of its own that writes WARN and ERROR events to stderr, one line
+    /// each (`WARN steward_core::tasks: task failed task=consumer ...`), so
+    /// that a failed task, a restart, an escalation or a check turning
+    /// unhealthy is never silent; the report is printed to stderr once,
+    /// whatever the exit code. Install a subscriber before `run` (for
+    /// example `tracing_subscriber::fmt::init()`) to get INFO events too
+    /// (startup, readiness, the signal, each step), timestamps and your own
+    /// format: the fallback then stays out.
     ///
     /// # Examples
     ///
@@ -617,11 +665,14 @@ impl<P: Platform> Lifecycle<P> {
         Fut: Future<Output = Result<(), E>>,
         E: Into<Box<dyn Error + Send + Sync>>,
     {
+        // With no subscriber, warnings and errors still reach stderr.
+        let fallback = stderr::install_if_unset();
         match self.try_run(body) {
             Ok(report) => {
-                // The sequence logged the report through `tracing`; with no
-                // subscriber to show it, print it, so that it is never lost.
-                if !tracing::dispatcher::has_been_set() {
+                // The sequence logged the report through `tracing`: at WARN
+                // when the exit code is not 0, which the fallback printed.
+                // At INFO it did not: print it, once.
+                if fallback && report.exit_code() == 0 {
                     let mut stderr = std::io::stderr().lock();
                     let _ = writeln!(stderr, "{report}");
                     let _ = stderr.flush();
@@ -630,7 +681,9 @@ impl<P: Platform> Lifecycle<P> {
             }
             Err(e) => {
                 tracing::error!(error = %e, "the service could not start");
-                eprintln!("the service could not start: {e}");
+                if !fallback {
+                    eprintln!("the service could not start: {e}");
+                }
                 ExitCode::FAILURE
             }
         }

@@ -10,6 +10,10 @@ use crate::runtime::BoxFuture;
 /// [`max`](Ord::max) of its members' (after non-critical failures are capped
 /// at [`Degraded`](Status::Degraded), see [`Report`](crate::health::Report)).
 ///
+/// Unlike steward's other enums, not `#[non_exhaustive]`: the three are the
+/// health document's `pass`, `warn` and `fail` and Kubernetes' ok / not ok,
+/// a fixed set, so a `match` on them may list them all.
+///
 /// # Examples
 ///
 /// ```

@@ -72,6 +72,7 @@ pub const DEFAULT_INLINE_CACHE: Duration = Duration::from_secs(1);
 /// assert_eq!(check.refresh_mode(), Refresh::Inline { cache: Duration::from_millis(500) });
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Refresh {
     /// In a background task, once now and then every `every` after the last
     /// run ended; probes read the last result. A result older than three

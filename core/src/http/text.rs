@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::health::{CheckResult, Report, Status};
+use crate::probes::SHUTDOWN;
 
 /// The body of a probe answer: `ok`, or one line a check and a verdict.
 ///
@@ -11,6 +12,7 @@ use crate::health::{CheckResult, Report, Status};
 ///
 /// ```text
 /// [+]db ok
+/// [-]shutdown draining
 /// [-]cache failed: reason withheld
 /// [+]queue excluded: ok
 /// warn: some health checks cannot be excluded: no matches for "nope"
@@ -58,6 +60,19 @@ pub(super) fn body(
 
 fn line(out: &mut String, check: &CheckResult, show_errors: bool) {
     let name = clean(check.name());
+    if check.name() == SHUTDOWN && check.status() == Status::Unhealthy {
+        // The probes' own check (no registered check may take its name): a
+        // drain is not a failure, so it is not worded as one, and its reason
+        // (the signal) is the service's own, not a dependency's error.
+        let _ = match check
+            .error()
+            .and_then(|e| e.strip_prefix("shutting down: "))
+        {
+            Some(reason) if show_errors => writeln!(out, "[-]{name} draining: {}", clean(reason)),
+            _ => writeln!(out, "[-]{name} draining"),
+        };
+        return;
+    }
     let word = match check.status() {
         Status::Healthy => {
             let _ = writeln!(out, "[+]{name} ok");

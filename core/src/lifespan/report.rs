@@ -23,6 +23,7 @@ pub(crate) type SharedError = Arc<dyn Error + Send + Sync + 'static>;
 /// assert_eq!(StepPhase::Stop.to_string(), "stop");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum StepPhase {
     /// Starting the resource, during startup.
     Start,

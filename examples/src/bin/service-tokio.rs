@@ -56,7 +56,7 @@ fn main() -> ExitCode {
         Err(e) => return usage(&e),
     };
     // No `probe_addr`: axum serves the probes, as the first resource.
-    let app = options.configure(App::new());
+    let app = App::from(options.configure(App::new().into()));
 
     app.run(|cx| async move {
         let stats = Arc::new(OnceLock::new());

@@ -51,7 +51,7 @@ fn main() -> ExitCode {
         Ok((_, rest)) => return usage(&UsageError::Invalid(format!("unknown flag {}", rest[0].0))),
         Err(e) => return usage(&e),
     };
-    let app = options.configure(App::new()).probe_addr(options.probe_addr);
+    let app = App::from(options.configure(App::new().into())).probe_addr(options.probe_addr);
 
     app.run(|cx| async move {
         jobs::register_watchdog(&cx)?;
