@@ -63,13 +63,18 @@ conformance!(
         drop(late);
         assert_eq!(tasks.len(), 1);
 
-        let stop = tasks.shutdown(Duration::from_secs(3600));
+        let mut stop = tasks.shutdown(Duration::from_secs(3600));
+        // The token holds the shutdown: polled, it waits.
+        assert!(futures_lite::future::poll_once(&mut stop).await.is_none());
+        // The thread lets go, and is joined before the shutdown is awaited:
+        // the virtual clock, which moves whenever the runtime is idle, must
+        // not jump over the grace while the thread is still to drop it.
         go.send(()).unwrap();
+        worker.join().unwrap();
         let report = stop.await;
         assert!(report.is_clean(), "{report}");
         assert!(report.tasks().is_empty(), "a token is not a task: {report}");
         assert!(tasks.is_empty());
-        worker.join().unwrap();
     }
 );
 
