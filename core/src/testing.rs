@@ -35,6 +35,16 @@
 //! thread outside it is about to wake one of them: keep the work a test
 //! measures inside the runtime. A panic in a spawned task propagates out of
 //! `block_on` (steward's task registry catches its tasks' panics itself).
+//!
+//! Blocking work ([`Runtime::spawn_blocking`], so
+//! [`Tasks::spawn_blocking`](crate::Tasks::spawn_blocking) and
+//! [`Tasks::start_blocking`](crate::Tasks::start_blocking)) runs on a thread
+//! of its own, the contract's default: outside the runtime, so by the rule
+//! above the clock does not wait for it. A blocked closure lets a grace run
+//! out at once in virtual time, which is how a test shows an overrun
+//! deterministically; a test that wants the closure to finish first waits
+//! for it by an event (a channel, [`Tasks::wait`](crate::Tasks::wait)), not
+//! by a timer.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
