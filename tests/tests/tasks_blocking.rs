@@ -1,0 +1,150 @@
+//! Blocking work in the task registry, on every runtime:
+//! `Tasks::spawn_blocking` and `Tasks::start_blocking` are counted until
+//! their closure returns, their panics are reported, and a closure past its
+//! grace (it cannot be aborted) is reported by name.
+//!
+//! A blocked closure is released by the test through a channel, never by a
+//! sleep, so each scenario reads the same on a loaded machine.
+
+use std::pin::pin;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use futures_lite::future::poll_once;
+use steward_core::{Exit, Shutdown, StartError, Tasks};
+use steward_tests::conformance;
+
+conformance!(blocking_work_is_counted_in_wait, |env| async move {
+    let tasks = Tasks::new(env.rt.clone(), Shutdown::new());
+    let (go_unnamed, wait_unnamed) = mpsc::channel::<()>();
+    let (go_named, wait_named) = mpsc::channel::<()>();
+    let (done, finished) = mpsc::channel::<&str>();
+    let done2 = done.clone();
+    tasks
+        .spawn_blocking(move || {
+            wait_unnamed.recv().unwrap();
+            done.send("unnamed").unwrap();
+        })
+        .unwrap();
+    tasks
+        .start_blocking("import", move |_stop| {
+            wait_named.recv().unwrap();
+            done2.send("import").unwrap();
+        })
+        .unwrap();
+    assert_eq!(tasks.len(), 2);
+    assert!(tasks.is_running("import"));
+    tasks.close();
+    assert_eq!(tasks.spawn_blocking(|| ()), Err(StartError::Closed));
+    assert_eq!(
+        tasks.start_blocking("late", |_| ()),
+        Err(StartError::Closed)
+    );
+
+    let mut wait = pin!(tasks.wait());
+    assert!(poll_once(wait.as_mut()).await.is_none(), "two closures run");
+    go_unnamed.send(()).unwrap();
+    assert_eq!(finished.recv().unwrap(), "unnamed");
+    assert!(
+        poll_once(wait.as_mut()).await.is_none(),
+        "`import` still runs"
+    );
+    go_named.send(()).unwrap();
+    wait.await;
+    assert_eq!(finished.try_recv().unwrap(), "import");
+    assert!(tasks.is_empty());
+
+    let report = tasks.shutdown(Duration::from_secs(1)).await;
+    assert!(report.is_clean(), "{report}");
+    assert!(matches!(
+        report.get("import").unwrap().exit(),
+        Exit::Completed
+    ));
+});
+
+conformance!(blocking_panics_and_errors_are_reported, |env| async move {
+    let tasks = Tasks::new(env.rt.clone(), Shutdown::new());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    tasks.on_failure(move |name, exit| log.lock().unwrap().push(format!("{name}: {exit}")));
+
+    tasks
+        .start_blocking("parser", |_stop| -> () { panic!("bad header {}", 7) })
+        .unwrap();
+    tasks
+        .start_blocking("loader", |_stop| Err::<(), _>("corrupt snapshot"))
+        .unwrap();
+    tasks
+        .spawn_blocking(|| -> () { panic!("unnamed boom") })
+        .unwrap();
+    tasks.close();
+    tasks.wait().await;
+
+    let report = tasks.shutdown(Duration::from_secs(1)).await;
+    assert!(!report.is_clean(), "{report}");
+    assert!(
+        matches!(report.get("parser").unwrap().exit(), Exit::Panicked(m) if m == "bad header 7"),
+        "{report}"
+    );
+    assert_eq!(
+        report.get("loader").unwrap().exit().to_string(),
+        "failed: corrupt snapshot"
+    );
+    assert_eq!(report.unnamed_failures(), 1, "{report}");
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!(seen[1], "loader: failed: corrupt snapshot");
+    assert_eq!(seen[2], "parser: panicked: bad header 7");
+    assert!(
+        seen[0].starts_with("blocking task at ") && seen[0].ends_with("panicked: unnamed boom"),
+        "{seen:?}"
+    );
+});
+
+conformance!(a_blocking_overrun_is_reported_by_name, |env| async move {
+    let tasks = Tasks::new(env.rt.clone(), Shutdown::new());
+    let (release_named, named_blocked) = mpsc::channel::<()>();
+    let (release_unnamed, unnamed_blocked) = mpsc::channel::<()>();
+    // Deaf to its stop: a synchronous flush that outlasts the grace.
+    tasks
+        .start_blocking("flush", move |_stop| named_blocked.recv().unwrap())
+        .unwrap();
+    tasks
+        .spawn_blocking(move || unnamed_blocked.recv().unwrap())
+        .unwrap();
+
+    let grace = Duration::from_millis(200);
+    let start = env.rt.now();
+    let report = tasks.shutdown(grace).await;
+    let took = env.rt.now() - start;
+    if env.is_virtual() {
+        assert_eq!(took, grace + Tasks::ABANDON_AFTER);
+    } else {
+        assert!(took >= grace + Tasks::ABANDON_AFTER, "{took:?}");
+        assert!(
+            took < Duration::from_secs(30),
+            "the shutdown waited: {took:?}"
+        );
+    }
+    assert!(!report.is_clean(), "{report}");
+    let flush = report.get("flush").unwrap();
+    assert!(matches!(flush.exit(), Exit::Abandoned), "{report}");
+    let abandoned: Vec<_> = report.abandoned().map(|t| t.name().to_owned()).collect();
+    assert_eq!(abandoned, ["flush"]);
+    assert_eq!(report.abandoned_unnamed(), 1, "{report}");
+    assert!(report.to_string().contains("flush: abandoned"), "{report}");
+    // Still counted: the abort could not reach the closures.
+    assert_eq!(tasks.len(), 2);
+
+    release_named.send(()).unwrap();
+    release_unnamed.send(()).unwrap();
+    tasks.wait().await;
+    // It ended, past its grace: the next report says so.
+    let again = tasks.shutdown(grace).await;
+    assert!(
+        matches!(again.get("flush").unwrap().exit(), Exit::Overran),
+        "{again}"
+    );
+    assert!(!again.is_clean(), "{again}");
+});
