@@ -11,8 +11,9 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use futures_lite::future::poll_once;
-use steward_core::{Exit, Shutdown, StartError, Tasks};
-use steward_tests::conformance;
+use steward_core::testing::TestRuntime;
+use steward_core::{Exit, Report, Shutdown, StartError, Tasks};
+use steward_tests::{conformance, Env, Kind};
 
 conformance!(blocking_work_is_counted_in_wait, |env| async move {
     let tasks = Tasks::new(env.rt.clone(), Shutdown::new());
@@ -102,31 +103,68 @@ conformance!(blocking_panics_and_errors_are_reported, |env| async move {
     );
 });
 
-conformance!(a_blocking_overrun_is_reported_by_name, |env| async move {
+conformance!(a_blocking_task_stops_on_its_signal, |env| async move {
     let tasks = Tasks::new(env.rt.clone(), Shutdown::new());
+    let (started, running) = mpsc::channel::<()>();
+    tasks
+        .start_blocking("compactor", move |stop| {
+            started.send(()).unwrap();
+            while !stop.is_triggered() {
+                std::thread::yield_now(); // one synchronous step
+            }
+        })
+        .unwrap();
+    running.recv().unwrap();
+    let grace = Duration::from_secs(30);
+    let report = tasks.shutdown(grace).await;
+    assert!(report.is_clean(), "{report}");
+    let compactor = report.get("compactor").unwrap();
+    assert!(matches!(compactor.exit(), Exit::Stopped), "{report}");
+    if env.is_virtual() {
+        // A blocking job takes no virtual time: the clock waited for it.
+        assert_eq!(report.took(), Duration::ZERO);
+    } else {
+        assert!(report.took() < grace, "{report}");
+    }
+});
+
+/// The overrun on a real runtime: the closures block until the report is in.
+async fn overrun(env: Env) {
+    let tasks = Tasks::new(env.rt.clone(), Shutdown::new());
+    let release = block_both(&tasks);
+    let grace = Duration::from_millis(200);
+    let start = env.rt.now();
+    let report = tasks.shutdown(grace).await;
+    let took = env.rt.now() - start;
+    assert!(took >= grace + Tasks::ABANDON_AFTER, "{took:?}");
+    assert!(
+        took < Duration::from_secs(30),
+        "the shutdown waited: {took:?}"
+    );
+    check_abandoned(&tasks, &report);
+    release();
+    tasks.wait().await;
+    check_overran(&tasks.shutdown(grace).await);
+}
+
+/// Starts `flush` (named) and one unnamed job, both deaf to their stop and
+/// blocked until the returned closure is called.
+fn block_both(tasks: &Tasks) -> impl FnOnce() {
     let (release_named, named_blocked) = mpsc::channel::<()>();
     let (release_unnamed, unnamed_blocked) = mpsc::channel::<()>();
-    // Deaf to its stop: a synchronous flush that outlasts the grace.
     tasks
         .start_blocking("flush", move |_stop| named_blocked.recv().unwrap())
         .unwrap();
     tasks
         .spawn_blocking(move || unnamed_blocked.recv().unwrap())
         .unwrap();
-
-    let grace = Duration::from_millis(200);
-    let start = env.rt.now();
-    let report = tasks.shutdown(grace).await;
-    let took = env.rt.now() - start;
-    if env.is_virtual() {
-        assert_eq!(took, grace + Tasks::ABANDON_AFTER);
-    } else {
-        assert!(took >= grace + Tasks::ABANDON_AFTER, "{took:?}");
-        assert!(
-            took < Duration::from_secs(30),
-            "the shutdown waited: {took:?}"
-        );
+    move || {
+        release_named.send(()).unwrap();
+        release_unnamed.send(()).unwrap();
     }
+}
+
+fn check_abandoned(tasks: &Tasks, report: &Report) {
     assert!(!report.is_clean(), "{report}");
     let flush = report.get("flush").unwrap();
     assert!(matches!(flush.exit(), Exit::Abandoned), "{report}");
@@ -136,15 +174,50 @@ conformance!(a_blocking_overrun_is_reported_by_name, |env| async move {
     assert!(report.to_string().contains("flush: abandoned"), "{report}");
     // Still counted: the abort could not reach the closures.
     assert_eq!(tasks.len(), 2);
+}
 
-    release_named.send(()).unwrap();
-    release_unnamed.send(()).unwrap();
-    tasks.wait().await;
-    // It ended, past its grace: the next report says so.
-    let again = tasks.shutdown(grace).await;
+/// It ended, past its grace: the next report says so.
+fn check_overran(again: &Report) {
     assert!(
         matches!(again.get("flush").unwrap().exit(), Exit::Overran),
         "{again}"
     );
     assert!(!again.is_clean(), "{again}");
-});
+}
+
+mod a_blocking_overrun_is_reported_by_name {
+    use super::*;
+
+    #[test]
+    fn smol() {
+        steward_tests::run(Kind::Smol, overrun);
+    }
+
+    #[test]
+    fn tokio() {
+        steward_tests::run(Kind::Tokio, overrun);
+    }
+
+    /// On virtual time `block_on` holds the clock while a blocking job runs,
+    /// so the test moves it with `advance`: exact times.
+    #[test]
+    fn virtual_time() {
+        let rt = TestRuntime::new();
+        let tasks = Tasks::new(rt.handle(), Shutdown::new());
+        let release = block_both(&tasks);
+        let grace = Duration::from_millis(200);
+        let (tx, reports) = mpsc::channel();
+        let all = tasks.clone();
+        rt.handle()
+            .spawn(async move { tx.send(all.shutdown(grace).await).unwrap() });
+        rt.advance(grace + Tasks::ABANDON_AFTER - Duration::from_millis(1));
+        assert!(reports.try_recv().is_err(), "not before its abandon time");
+        rt.advance(Duration::from_millis(1));
+        let report = reports.try_recv().unwrap();
+        assert_eq!(report.took(), grace + Tasks::ABANDON_AFTER);
+        check_abandoned(&tasks, &report);
+        release();
+        rt.block_on(tasks.wait());
+        check_overran(&rt.block_on(tasks.shutdown(grace)));
+    }
+}
