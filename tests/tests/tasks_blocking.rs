@@ -35,6 +35,10 @@ conformance!(blocking_work_is_counted_in_wait, |env| async move {
         .unwrap();
     assert_eq!(tasks.len(), 2);
     assert!(tasks.is_running("import"));
+    assert_eq!(
+        tasks.start_blocking("import", |_| ()),
+        Err(StartError::AlreadyRunning("import".into()))
+    );
     tasks.close();
     assert_eq!(tasks.spawn_blocking(|| ()), Err(StartError::Closed));
     assert_eq!(
