@@ -225,3 +225,44 @@ mod a_blocking_overrun_is_reported_by_name {
         check_overran(&rt.block_on(tasks.shutdown(grace)));
     }
 }
+
+/// A runtime that refuses blocking work, as one shutting down does: it drops
+/// the job unrun.
+#[derive(Debug)]
+struct Refusing(steward_core::RuntimeHandle);
+
+impl steward_core::runtime::Runtime for Refusing {
+    fn spawn(&self, task: steward_core::runtime::BoxFuture<()>) {
+        steward_core::runtime::Runtime::spawn(&self.0, task);
+    }
+    fn sleep(&self, duration: Duration) -> steward_core::runtime::BoxFuture<()> {
+        steward_core::runtime::Runtime::sleep(&self.0, duration)
+    }
+    fn now(&self) -> std::time::Instant {
+        self.0.now()
+    }
+    fn spawn_blocking(&self, job: steward_core::runtime::BoxBlocking) {
+        drop(job);
+    }
+}
+
+conformance!(blocking_work_dropped_unrun_is_reported, |env| async move {
+    let rt = steward_core::RuntimeHandle::new(Refusing(env.rt.clone()));
+    let tasks = Tasks::new(rt, Shutdown::new());
+    tasks.start_blocking("export", |_stop| ()).unwrap();
+    tasks.spawn_blocking(|| ()).unwrap();
+    assert!(tasks.is_empty(), "a dropped job releases its count");
+    let report = tasks.shutdown(Duration::from_secs(1)).await;
+    assert!(!report.is_clean(), "{report}");
+    assert!(
+        matches!(report.get("export").unwrap().exit(), Exit::Aborted),
+        "{report}"
+    );
+    let unnamed = report
+        .tasks()
+        .iter()
+        .find(|t| t.name().starts_with("blocking task at "))
+        .unwrap_or_else(|| panic!("the unnamed job is named by its place: {report}"));
+    assert!(matches!(unnamed.exit(), Exit::Aborted), "{report}");
+    assert!(unnamed.name().contains("tasks_blocking.rs:"), "{report}");
+});
