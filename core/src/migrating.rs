@@ -38,7 +38,7 @@
 //! | `len`, `is_empty` | [`Tasks::len`], [`Tasks::is_empty`] |
 //! | `wait` | [`Tasks::wait`] / [`Wait`] (as tokio-util's, a waiter that saw the registry closed and empty completes even if a token or a reopen follows) |
 //! | `token` / `TaskTrackerToken` | [`Tasks::token`] / [`TaskToken`] (usable after close, as tokio-util's); for cleanup that is a future, [`Tasks::shield`] |
-//! | `spawn_blocking` | not built yet |
+//! | `spawn_blocking` | [`Tasks::spawn_blocking`] (returns no `JoinHandle`: send the value on a channel); named: [`Tasks::start_blocking`], [`TaskBuilder::start_blocking`]. A closure past its grace cannot be aborted: it is reported [`Exit::Abandoned`](crate::Exit::Abandoned) (or [`Exit::Overran`](crate::Exit::Overran)) by name |
 //! | `ptr_eq` | [`Tasks::ptr_eq`] |
 //! | — | [`Tasks::shutdown`]: stop signal, grace, abort and a [`Report`](crate::Report) in one call |
 //!
@@ -128,7 +128,7 @@
 #[allow(unused_imports)] // the names the tables link to
 use crate::{
     Drained, DropGuard, DropGuardRef, Guarded, HolderGroup, Holders, Reason, RunUntilTriggered,
-    RunUntilTriggeredOwned, ScopeState, Shutdown, ShutdownError, ShutdownGuard, TaskToken, Tasks,
-    Tracked, TrackedOutput, Triggered, TriggeredOwned, TriggeredReason, UntilTriggered, Wait,
-    WrapTrigger,
+    RunUntilTriggeredOwned, ScopeState, Shutdown, ShutdownError, ShutdownGuard, TaskBuilder,
+    TaskToken, Tasks, Tracked, TrackedOutput, Triggered, TriggeredOwned, TriggeredReason,
+    UntilTriggered, Wait, WrapTrigger,
 };

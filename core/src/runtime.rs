@@ -1,8 +1,9 @@
 //! The adapter contract: the only place where a runtime is named, in the abstract.
 //!
-//! steward's core needs exactly three things from an async runtime: to spawn a
+//! steward's core needs three things from an async runtime: to spawn a
 //! detached `Send + 'static` future, to sleep for a [`Duration`], and to read a
-//! monotonic clock. [`Runtime`] is that contract. `steward-smol` and
+//! monotonic clock; a fourth, to run a synchronous closure where it may
+//! block, has a default (a thread of its own). [`Runtime`] is that contract. `steward-smol` and
 //! `steward-tokio` implement it, and so does the virtual-time runtime of
 //! `steward_core::testing` (feature `test-util`).
 //!
@@ -32,6 +33,16 @@ use pin_project_lite::pin_project;
 /// assert_eq!(futures_lite::future::block_on(task), 1);
 /// ```
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// A boxed, sendable closure, as run through [`Runtime::spawn_blocking`].
+///
+/// # Examples
+///
+/// ```
+/// let job: steward_core::runtime::BoxBlocking = Box::new(|| println!("blocking"));
+/// job();
+/// ```
+pub type BoxBlocking = Box<dyn FnOnce() + Send + 'static>;
 
 /// What an async runtime must provide to run steward.
 ///
@@ -96,6 +107,46 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// The runtime's monotonic clock.
     fn now(&self) -> Instant;
+
+    /// Runs `job` on a thread where it may block (a synchronous call, a
+    /// file write, a long computation), detached: the runtime's blocking
+    /// pool.
+    ///
+    /// The runtime must run `job` to its end, off the threads that poll
+    /// futures, or drop it without running it (when it is shutting down):
+    /// steward's jobs record their end in a destructor, so a dropped job is
+    /// still reported. steward's own jobs catch their panics.
+    ///
+    /// The default runs `job` on a new thread of its own (named
+    /// `steward-blocking`), which needs nothing from the runtime; it drops
+    /// `job` when the thread cannot be spawned. `steward-smol` overrides it
+    /// with smol's blocking pool (`blocking::unblock`), `steward-tokio` with
+    /// `tokio::task::spawn_blocking`.
+    ///
+    /// # Examples
+    ///
+    /// The default, on a runtime that does not override it:
+    ///
+    /// ```
+    /// # #[cfg(feature = "test-util")] {
+    /// use std::sync::mpsc;
+    /// use steward_core::runtime::Runtime;
+    ///
+    /// let rt = steward_core::testing::TestRuntime::new().handle();
+    /// let (tx, rx) = mpsc::channel();
+    /// rt.spawn_blocking(Box::new(move || tx.send(std::thread::current().name().map(String::from)).unwrap()));
+    /// assert_eq!(rx.recv().unwrap().as_deref(), Some("steward-blocking"));
+    /// # }
+    /// ```
+    fn spawn_blocking(&self, job: BoxBlocking) {
+        let spawned = std::thread::Builder::new()
+            .name("steward-blocking".to_owned())
+            .spawn(job);
+        if let Err(e) = spawned {
+            // The job was moved into the failed spawn and is dropped with it.
+            tracing::error!(error = %e, "could not spawn a thread for blocking work");
+        }
+    }
 }
 
 /// A cloneable, type-erased handle to a [`Runtime`].
@@ -177,6 +228,30 @@ impl RuntimeHandle {
         F: Future<Output = ()> + Send + 'static,
     {
         self.rt.spawn(Box::pin(future));
+    }
+
+    /// Runs the synchronous `job` on the runtime's blocking pool, detached
+    /// (see [`Runtime::spawn_blocking`]).
+    ///
+    /// Nothing tracks it: [`Tasks::spawn_blocking`](crate::Tasks::spawn_blocking)
+    /// and [`Tasks::start_blocking`](crate::Tasks::start_blocking) count it,
+    /// catch its panics and report it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "test-util")] {
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// rt.handle().spawn_blocking(move || tx.send(6 * 7).unwrap());
+    /// assert_eq!(rx.recv().unwrap(), 42);
+    /// # }
+    /// ```
+    pub fn spawn_blocking<F>(&self, job: F)
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.rt.spawn_blocking(Box::new(job));
     }
 
     /// Sleeps for `duration` on the runtime's clock.
@@ -303,6 +378,10 @@ impl Runtime for RuntimeHandle {
 
     fn now(&self) -> Instant {
         self.rt.now()
+    }
+
+    fn spawn_blocking(&self, job: BoxBlocking) {
+        self.rt.spawn_blocking(job);
     }
 }
 

@@ -35,6 +35,16 @@
 //! thread outside it is about to wake one of them: keep the work a test
 //! measures inside the runtime. A panic in a spawned task propagates out of
 //! `block_on` (steward's task registry catches its tasks' panics itself).
+//!
+//! Blocking work ([`Runtime::spawn_blocking`], so
+//! [`Tasks::spawn_blocking`](crate::Tasks::spawn_blocking) and
+//! [`Tasks::start_blocking`](crate::Tasks::start_blocking)) runs on a thread
+//! of its own, and takes no virtual time: while a blocking job runs,
+//! `block_on` does not move the clock (it waits for the job, in real time, as
+//! tokio's paused clock does for `spawn_blocking`), so a closure that returns
+//! on its stop signal is seen to stop within any grace, every run. Only
+//! [`TestRuntime::advance`] moves the clock past a running job: that is how a
+//! test shows a closure that overruns its grace (see `advance`'s example).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -45,7 +55,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use crate::runtime::{BoxFuture, Runtime, RuntimeHandle};
+use crate::runtime::{BoxBlocking, BoxFuture, Runtime, RuntimeHandle};
 
 /// How long `block_on` waits, in real time, for a wake-up from outside the
 /// runtime when it has nothing to run and no timer to jump to, before it
@@ -90,6 +100,8 @@ struct State {
     next_id: u64,
     /// The `block_on` future was woken.
     main_woken: bool,
+    /// Blocking jobs still running: `block_on` holds the clock while any is.
+    blocking: usize,
 }
 
 struct Task {
@@ -149,14 +161,16 @@ impl TestRuntime {
     /// Runs `future` to completion, with every spawned task, on this thread.
     ///
     /// Whenever nothing is ready to run, the clock jumps to the next armed
-    /// timer. If no timer is armed either, it waits for a wake-up from another
-    /// thread.
+    /// timer, unless a blocking job is running: then it waits for the job
+    /// (or a wake-up) first. If no timer is armed either, it waits for a
+    /// wake-up from another thread.
     ///
     /// # Panics
     ///
     /// When a spawned task panics (the panic is propagated), or when nothing
-    /// can make progress: no task ready, no timer armed and no outside wake-up
-    /// for 60 s of real time (a deadlock in the test).
+    /// can make progress for 60 s of real time (a deadlock in the test): no
+    /// task ready, and no timer armed or a blocking job holding the clock,
+    /// and no outside wake-up.
     ///
     /// # Examples
     ///
@@ -183,24 +197,30 @@ impl TestRuntime {
             if state.main_woken || !state.ready.is_empty() {
                 continue;
             }
-            if let Some((&(deadline, _), _)) = state.timers.first_key_value() {
-                state.now = state.now.max(deadline);
-                let due = take_due(&mut state);
-                drop(state);
-                due.into_iter().for_each(Waker::wake);
-                continue;
+            if state.blocking == 0 {
+                if let Some((&(deadline, _), _)) = state.timers.first_key_value() {
+                    state.now = state.now.max(deadline);
+                    let due = take_due(&mut state);
+                    drop(state);
+                    due.into_iter().for_each(Waker::wake);
+                    continue;
+                }
             }
+            // Nothing to run, and the clock may not move: wait for a wake-up,
+            // or for the last blocking job to end when a timer is armed.
             let (state, timeout) = self
                 .shared
                 .wake
                 .wait_timeout_while(state, DEADLOCK_AFTER, |s| {
-                    !s.main_woken && s.ready.is_empty() && s.timers.is_empty()
+                    !s.main_woken && s.ready.is_empty() && (s.timers.is_empty() || s.blocking > 0)
                 })
                 .unwrap_or_else(PoisonError::into_inner);
             assert!(
                 !timeout.timed_out(),
                 "TestRuntime deadlock: the block_on future is pending, no task is ready, \
-                 no timer is armed and nothing woke it for {DEADLOCK_AFTER:?}"
+                 no timer can fire ({} blocking jobs hold the clock) and nothing woke it \
+                 for {DEADLOCK_AFTER:?}",
+                state.blocking
             );
             drop(state);
         }
@@ -208,6 +228,9 @@ impl TestRuntime {
 
     /// Moves the clock forward by `duration`, firing every timer due by then
     /// and running the tasks they wake until all are idle.
+    ///
+    /// It moves the clock even while a blocking job runs (which `block_on`
+    /// does not): the test says that this much time passed during the job.
     ///
     /// # Examples
     ///
@@ -229,6 +252,29 @@ impl TestRuntime {
     /// assert!(!fired.load(Ordering::SeqCst));
     /// rt.advance(Duration::from_secs(1));
     /// assert!(fired.load(Ordering::SeqCst));
+    /// ```
+    ///
+    /// A blocking closure that overruns its grace: `advance` moves the clock
+    /// while it runs.
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    /// use steward_core::{testing::TestRuntime, Exit, Shutdown, Tasks};
+    ///
+    /// let rt = TestRuntime::new();
+    /// let tasks = Tasks::new(rt.handle(), Shutdown::new());
+    /// let (release, blocked) = mpsc::channel::<()>();
+    /// tasks.start_blocking("flush", move |_stop| blocked.recv().unwrap())?;
+    ///
+    /// let (tx, reports) = mpsc::channel();
+    /// let all = tasks.clone();
+    /// rt.handle().spawn(async move { tx.send(all.shutdown(Duration::from_secs(2)).await).unwrap() });
+    /// rt.advance(Duration::from_secs(2) + Tasks::ABANDON_AFTER);
+    /// let report = reports.try_recv().unwrap();
+    /// assert!(matches!(report.get("flush").unwrap().exit(), Exit::Abandoned));
+    /// release.send(()).unwrap(); // the thread was left running until now
+    /// # Ok::<(), steward_core::StartError>(())
     /// ```
     pub fn advance(&self, duration: Duration) {
         let target = self.shared.lock().now + duration;
@@ -391,6 +437,33 @@ impl Runtime for Handle {
 
     fn now(&self) -> Instant {
         self.0.base + self.0.lock().now
+    }
+
+    fn spawn_blocking(&self, job: BoxBlocking) {
+        self.0.lock().blocking += 1;
+        let running = Running(Arc::downgrade(&self.0));
+        let spawned = std::thread::Builder::new()
+            .name("steward-blocking".to_owned())
+            .spawn(move || {
+                let _running = running; // released after the job, even if it panics
+                job();
+            });
+        // On failure the closure, `running` with it, was dropped: released.
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not spawn a thread for blocking work");
+        }
+    }
+}
+
+/// One running blocking job: holds the virtual clock until dropped.
+struct Running(Weak<Shared>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.lock().blocking -= 1;
+            shared.wake.notify_all();
+        }
     }
 }
 

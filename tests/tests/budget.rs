@@ -61,6 +61,17 @@ fn blocking_stop(runtime: &str) {
     assert!(!report.contains("blocker: stopped"), "{report}");
 }
 
+/// A `Tasks::start_blocking` closure that blocks 20 s under a 2 s grace: it
+/// cannot be aborted, so it is abandoned at the deadline, named, exit 1.
+fn blocking_job(runtime: &str) {
+    let grace = Duration::from_secs(2);
+    let faults = start(runtime, "blocking-job", grace, "ready");
+    let (exit, _) = terminate(faults, &format!("blocking job on {runtime}"), grace);
+    let report = report(&exit);
+    assert_eq!(exit.status.code(), Some(1), "{report}");
+    assert!(report.contains("exporter: abandoned"), "{report}");
+}
+
 /// (c) A guard released 1 s after the trigger: waited for, exit 0.
 fn guard_released(runtime: &str) {
     let grace = Duration::from_secs(3);
@@ -221,6 +232,7 @@ macro_rules! on_each_adapter {
 
 on_each_adapter!(
     blocking_stop,
+    blocking_job,
     guard_released,
     guard_held,
     signal_during_startup,

@@ -3,12 +3,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_executor::Executor;
-use steward_core::runtime::{BoxFuture, Runtime, RuntimeHandle};
+use steward_core::runtime::{BoxBlocking, BoxFuture, Runtime, RuntimeHandle};
 
 /// steward's runtime contract on smol.
 ///
 /// Spawns on the executor it was made with, or on smol's global executor;
-/// sleeps with [`async_io::Timer`]; reads [`Instant::now`].
+/// sleeps with [`async_io::Timer`]; reads [`Instant::now`]; runs blocking
+/// work on smol's blocking pool ([`smol::unblock`], the `blocking` crate).
 ///
 /// # Examples
 ///
@@ -68,6 +69,10 @@ impl Runtime for SmolRuntime {
 
     fn now(&self) -> Instant {
         Instant::now()
+    }
+
+    fn spawn_blocking(&self, job: BoxBlocking) {
+        smol::unblock(job).detach();
     }
 }
 

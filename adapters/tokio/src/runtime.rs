@@ -1,13 +1,14 @@
 use std::time::{Duration, Instant};
 
-use steward_core::runtime::{BoxFuture, Runtime, RuntimeHandle};
+use steward_core::runtime::{BoxBlocking, BoxFuture, Runtime, RuntimeHandle};
 use tokio::runtime::Handle;
 
 /// steward's runtime contract on tokio.
 ///
 /// Spawns on a tokio [`Handle`]; sleeps with `tokio::time::sleep` and reads
 /// `tokio::time::Instant`, so tokio's paused clock (`start_paused`) is
-/// honoured.
+/// honoured; runs blocking work with [`Handle::spawn_blocking`] (a runtime
+/// shutting down drops it unrun).
 ///
 /// # Examples
 ///
@@ -69,5 +70,9 @@ impl Runtime for TokioRuntime {
     fn now(&self) -> Instant {
         let _enter = self.handle.enter();
         tokio::time::Instant::now().into_std()
+    }
+
+    fn spawn_blocking(&self, job: BoxBlocking) {
+        drop(self.handle.spawn_blocking(job));
     }
 }

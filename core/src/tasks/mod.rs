@@ -10,6 +10,7 @@
 //! switch is set, and records its end before it uncounts it. Nothing here
 //! needs a runtime's `JoinHandle`, so it reads the same on every runtime.
 
+mod blocking;
 pub(crate) mod catch;
 mod output;
 mod registry;
@@ -53,6 +54,9 @@ use registry::Finish;
 ///   [`Restart`] policy; [`task`](Tasks::task) marks one critical.
 /// - [`every`](Tasks::every) and [`periodic`](Tasks::periodic) run a job on
 ///   a schedule ([`Periodic`](crate::Periodic)).
+/// - [`spawn_blocking`](Tasks::spawn_blocking) and
+///   [`start_blocking`](Tasks::start_blocking) run a synchronous closure on
+///   the runtime's blocking pool, tracked and reported the same way.
 /// - [`shield`](Tasks::shield) runs a future to completion even if its
 ///   caller goes away ([`Shielded`](crate::Shielded)).
 /// - [`stop`](Tasks::stop) stops one named task, [`shutdown`](Tasks::shutdown)

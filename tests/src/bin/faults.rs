@@ -11,6 +11,8 @@
 //! - `blocking-stop`: task `blocker` blocks its worker thread for 20 s on its stop signal.
 //! - `spawn-blocking`: (tokio) task `offloader` awaits 20 s of `spawn_blocking` on its
 //!   stop signal, and 20 s more of blocking work is outstanding, owned by nobody.
+//! - `blocking-job`: `Tasks::start_blocking` task `exporter`, a synchronous
+//!   closure that blocks its thread for 20 s and ignores its stop.
 //! - `guard-released`: a guard released 1 s after the trigger.
 //! - `guard-held`: a guard never released.
 //! - `slow-startup`: a lifespan step `warmup` that takes 3 s to start.
@@ -89,6 +91,11 @@ async fn body(scenario: &str, cx: Context) -> Result<(), BoxError> {
                 let flush =
                     tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_secs(20)));
                 let _ = flush.await;
+            })?;
+        }
+        "blocking-job" => {
+            cx.tasks().start_blocking("exporter", |_stop| {
+                std::thread::sleep(Duration::from_secs(20)); // deaf synchronous work
             })?;
         }
         "guard-released" => {
