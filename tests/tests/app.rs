@@ -465,12 +465,15 @@ conformance!(
                 let probes = cx.probes().clone();
                 let health = cx.health().clone();
                 let shutdown = cx.shutdown().clone();
+                // A guard: the App's drain waits for this probe to be recorded.
+                let guard = shutdown.guard();
                 cx.runtime().spawn(async move {
                     shutdown.triggered().await; // the escalation
                     let live = probes.report(Probe::Live, &Select::all()).await;
                     let all = health.report(&Select::all()).await;
                     *out.lock().unwrap() =
                         Some((live.status(), all.get(TASKS_CHECK).map(|r| r.status())));
+                    drop(guard);
                 });
                 Ok::<_, steward_core::StartError>(())
             })
