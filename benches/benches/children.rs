@@ -152,7 +152,10 @@ fn main() {
             continue;
         }
         let mut contenders: [Contender<'_>; 2] = [
-            ("steward", Box::new(move || phase.pick(steward_cycle(phase)))),
+            (
+                "steward",
+                Box::new(move || phase.pick(steward_cycle(phase))),
+            ),
             (
                 "tokio-util",
                 Box::new(move || phase.pick(tokio_util_cycle(phase))),
