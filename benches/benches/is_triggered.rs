@@ -10,6 +10,7 @@
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion};
@@ -37,6 +38,10 @@ fn is_triggered(c: &mut Criterion) {
     });
     group.bench_function("AtomicBool-relaxed", |b| {
         b.iter(|| black_box(black_box(&flag).load(Ordering::Relaxed)));
+    });
+    let shared = Arc::new(AtomicBool::new(false));
+    group.bench_function("Arc-AtomicBool-acquire", |b| {
+        b.iter(|| black_box(black_box(&shared).load(Ordering::Acquire)));
     });
 
     let token = CancellationToken::new();
@@ -79,10 +84,11 @@ fn rounds() {
     let shutdown = Shutdown::new();
     let child = shutdown.child();
     let flag = AtomicBool::new(false);
+    let shared = Arc::new(AtomicBool::new(false));
     let token = CancellationToken::new();
     let stopper = stopper::Stopper::new();
     let manager = async_shutdown::ShutdownManager::<()>::new();
-    let mut contenders: [Contender<'_>; 7] = [
+    let mut contenders: [Contender<'_>; 8] = [
         (
             "steward",
             Box::new(|| batch(|| black_box(&shutdown).is_triggered())),
@@ -98,6 +104,11 @@ fn rounds() {
         (
             "AtomicBool-relaxed",
             Box::new(|| batch(|| black_box(&flag).load(Ordering::Relaxed))),
+        ),
+        // The flag behind an `Arc`, as a handle holds it: one more load.
+        (
+            "Arc-AtomicBool-acquire",
+            Box::new(|| batch(|| black_box(&shared).load(Ordering::Acquire))),
         ),
         (
             "tokio-util",
