@@ -945,6 +945,10 @@ impl Inner {
         let (prev, wakers) = {
             let mut node = lock(&self.node);
             let node = &mut *node;
+            let leaf = node
+                .lists
+                .as_deref()
+                .is_none_or(|lists| lists.children.len == 0);
             let (prev, reason) = match &node.reason {
                 Some(first) => (None, first),
                 None => {
@@ -952,8 +956,10 @@ impl Inner {
                     // whoever sees the scope triggered sees what the
                     // triggering thread wrote before `trigger`. (The reason
                     // is read under the lock it is written under.) Waiters
-                    // cannot miss the flag: see the module's invariants.
-                    let prev = self.state.fetch_or(TRIGGERED, Ordering::Release);
+                    // cannot miss the flag: see the module's invariants. A
+                    // leaf is settled by the same write (we hold its lock).
+                    let bits = if leaf { TRIGGERED | SETTLED } else { TRIGGERED };
+                    let prev = self.state.fetch_or(bits, Ordering::Release);
                     (Some(prev), &*node.reason.insert(reason))
                 }
             };
@@ -962,6 +968,7 @@ impl Inner {
             if !self.is_settled() {
                 match node.lists.as_deref().map(|lists| &lists.children) {
                     Some(children) if children.len != 0 => {
+                        stack.reserve(children.len + 1);
                         stack.push(Step::Leave(Arc::clone(self)));
                         let children = children.live();
                         stack.extend(children.map(|child| Step::Enter(child, Arc::clone(reason))));
