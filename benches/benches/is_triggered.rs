@@ -10,6 +10,7 @@
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion};
@@ -26,6 +27,10 @@ fn is_triggered(c: &mut Criterion) {
     group.bench_function("steward", |b| {
         b.iter(|| black_box(black_box(&shutdown).is_triggered()));
     });
+    let child = shutdown.child();
+    group.bench_function("steward-child", |b| {
+        b.iter(|| black_box(black_box(&child).is_triggered()));
+    });
 
     let flag = AtomicBool::new(false);
     group.bench_function("AtomicBool-acquire", |b| {
@@ -33,6 +38,10 @@ fn is_triggered(c: &mut Criterion) {
     });
     group.bench_function("AtomicBool-relaxed", |b| {
         b.iter(|| black_box(black_box(&flag).load(Ordering::Relaxed)));
+    });
+    let shared = Arc::new(AtomicBool::new(false));
+    group.bench_function("Arc-AtomicBool-acquire", |b| {
+        b.iter(|| black_box(black_box(&shared).load(Ordering::Acquire)));
     });
 
     let token = CancellationToken::new();
@@ -59,6 +68,10 @@ criterion_group!(benches, is_triggered);
 const BATCH: u64 = 1_000_000;
 
 /// Times `BATCH` calls of `check`.
+///
+/// A plain loop, no criterion: the handle goes through `black_box` inside
+/// `check` and the result through `black_box` here, so neither the load
+/// nor its result can be hoisted or dropped.
 fn batch(check: impl Fn() -> bool) -> Duration {
     let start = Instant::now();
     for _ in 0..BATCH {
@@ -69,14 +82,20 @@ fn batch(check: impl Fn() -> bool) -> Duration {
 
 fn rounds() {
     let shutdown = Shutdown::new();
+    let child = shutdown.child();
     let flag = AtomicBool::new(false);
+    let shared = Arc::new(AtomicBool::new(false));
     let token = CancellationToken::new();
     let stopper = stopper::Stopper::new();
     let manager = async_shutdown::ShutdownManager::<()>::new();
-    let mut contenders: [Contender<'_>; 6] = [
+    let mut contenders: [Contender<'_>; 8] = [
         (
             "steward",
             Box::new(|| batch(|| black_box(&shutdown).is_triggered())),
+        ),
+        (
+            "steward-child",
+            Box::new(|| batch(|| black_box(&child).is_triggered())),
         ),
         (
             "AtomicBool-acquire",
@@ -85,6 +104,11 @@ fn rounds() {
         (
             "AtomicBool-relaxed",
             Box::new(|| batch(|| black_box(&flag).load(Ordering::Relaxed))),
+        ),
+        // The flag behind an `Arc`, as a handle holds it: one more load.
+        (
+            "Arc-AtomicBool-acquire",
+            Box::new(|| batch(|| black_box(&shared).load(Ordering::Acquire))),
         ),
         (
             "tokio-util",

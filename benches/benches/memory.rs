@@ -34,19 +34,62 @@ const N: usize = 100_000;
 
 /// Net heap bytes that `f` leaves allocated (allocated minus freed).
 fn net_heap<T>(f: impl FnOnce() -> T) -> (usize, T) {
+    let ((bytes, _), out) = net_heap_allocs(f);
+    (bytes, out)
+}
+
+/// Net heap bytes and net live allocations that `f` leaves (allocated minus
+/// freed; a reallocation counts as neither).
+fn net_heap_allocs<T>(f: impl FnOnce() -> T) -> ((usize, usize), T) {
     let region = Region::new(GLOBAL);
     let out = f();
     let change = region.change();
-    (change.bytes_allocated - change.bytes_deallocated, out)
+    (
+        (
+            change.bytes_allocated - change.bytes_deallocated,
+            change.allocations - change.deallocations,
+        ),
+        out,
+    )
 }
 
-/// Bytes per parked waiter of signal `S`: (size of the future, heap per waiter).
-fn waiter<S: Signal>() -> (usize, usize) {
+/// A waiter with a child scope of its own, parked: net heap bytes and
+/// allocations per waiter, the child handle and the boxed future included
+/// (the vectors that keep them are allocated before counting). The shape
+/// of a server with a child scope per connection.
+fn child_waiter<T, C>(
+    root: &T,
+    child: impl Fn(&T) -> C,
+    waiter: impl Fn(&C) -> Pin<Box<dyn Future<Output = ()> + Send>>,
+) -> (f64, f64) {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut kept = Vec::with_capacity(N);
+    let mut parked = Vec::with_capacity(N);
+    let ((bytes, allocs), ()) = net_heap_allocs(|| {
+        for _ in 0..N {
+            let c = child(root);
+            let mut w = waiter(&c);
+            assert!(w.as_mut().poll(&mut cx).is_pending());
+            kept.push(c);
+            parked.push(w);
+        }
+    });
+    drop(black_box(parked));
+    drop(black_box(kept));
+    (
+        bytes as f64 / N as f64 + std::mem::size_of::<C>() as f64,
+        allocs as f64 / N as f64,
+    )
+}
+
+/// Bytes per parked waiter of signal `S`: (size of the future, heap per
+/// waiter, allocations per waiter: the boxed future's and registration's).
+fn waiter<S: Signal>() -> (usize, usize, f64) {
     let signal = S::new();
     let size = std::mem::size_of_val(&signal.waiter());
     let mut cx = Context::from_waker(Waker::noop());
     let mut parked: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::with_capacity(N);
-    let (bytes, ()) = net_heap(|| {
+    let ((bytes, allocs), ()) = net_heap_allocs(|| {
         for _ in 0..N {
             let mut waiter = Box::pin(signal.waiter());
             assert!(waiter.as_mut().poll(&mut cx).is_pending());
@@ -58,7 +101,7 @@ fn waiter<S: Signal>() -> (usize, usize) {
         assert!(waiter.as_mut().poll(&mut cx).is_ready());
     }
     drop(black_box(parked));
-    (size, bytes.div_ceil(N))
+    (size, bytes.div_ceil(N), allocs as f64 / N as f64)
 }
 
 /// Heap bytes per child scope of one root, children kept alive.
@@ -127,9 +170,11 @@ fn tracked_tasks() {
 fn main() {
     println!("## Bytes per parked waiter (N = {N})");
     println!();
-    println!("| signal | future (B) | registration heap (B) | total (B) | note |");
-    println!("|---|---:|---:|---:|---|");
-    let rows: [(&str, (usize, usize), &str); 5] = [
+    println!(
+        "| signal | future (B) | registration heap (B) | total (B) | allocations at first poll | note |"
+    );
+    println!("|---|---:|---:|---:|---:|---|");
+    let rows: [(&str, (usize, usize, f64), &str); 5] = [
         (
             Steward::NAME,
             waiter::<Steward>(),
@@ -152,11 +197,36 @@ fn main() {
         ),
         (Stopper::NAME, waiter::<Stopper>(), "`Stopped`"),
     ];
-    for (name, (size, heap), note) in rows {
-        // `heap` includes the boxed future itself; split it back out.
+    for (name, (size, heap, allocs), note) in rows {
+        // `heap` includes the boxed future itself; split it back out, and
+        // its box from the allocations.
         let registration = heap - size;
-        println!("| {name} | {size} | {registration} | {heap} | {note} |");
+        let polled = allocs - 1.0;
+        println!("| {name} | {size} | {registration} | {heap} | {polled:.2} | {note} |");
     }
+    println!();
+    println!("## Bytes and allocations per parked waiter with a child scope each (N = {N})");
+    println!();
+    println!("| scope | bytes (B) | allocations | note |");
+    println!("|---|---:|---:|---|");
+    let root = Shutdown::new();
+    let (bytes, allocs) = child_waiter(&root, Shutdown::child, |c| {
+        Box::pin(c.clone().triggered_owned())
+    });
+    println!(
+        "| steward | {bytes:.0} | {:.2} | `child()` + `triggered_owned()`, polled once |",
+        allocs - 1.0
+    );
+    let token = CancellationToken::new();
+    let (bytes, allocs) = child_waiter(&token, CancellationToken::child_token, |c| {
+        Box::pin(c.clone().cancelled_owned())
+    });
+    println!(
+        "| tokio-util | {bytes:.0} | {:.2} | `child_token()` + `cancelled_owned()`, polled once |",
+        allocs - 1.0
+    );
+    println!();
+    println!("(bytes: the handle, the future and the heap they hold, the boxed future included; allocations: not counting the box.)");
     println!();
     println!("## Bytes per child scope (N = {N}, kept alive)");
     println!();

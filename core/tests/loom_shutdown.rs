@@ -230,8 +230,9 @@ fn grandchild_guard_drop_wakes_root_drained() {
     });
 }
 
-/// The first waiter of a scope sets its *waited* bit while another thread
-/// triggers it: whichever read-modify-write comes first, the waiter wakes.
+/// The first waiter of a scope registers its waker (inline in the scope)
+/// while another thread triggers it: whichever takes the scope's lock
+/// first, the waiter wakes.
 #[test]
 fn first_waiter_races_trigger() {
     loom::model(|| {
@@ -247,8 +248,8 @@ fn first_waiter_races_trigger() {
     });
 }
 
-/// A waiter that finds the *waited* bit already set (an earlier waiter, since
-/// dropped, set it) skips the `fetch_or`, and still never misses the trigger.
+/// A waiter that comes after an earlier one registered and was dropped (its
+/// entry removed) still never misses the trigger.
 #[test]
 fn later_waiter_races_trigger() {
     loom::model(|| {

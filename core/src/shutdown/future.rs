@@ -10,19 +10,22 @@ use futures_lite::io::{AsyncBufRead, AsyncRead, AsyncWrite};
 use futures_lite::Stream;
 use pin_project_lite::pin_project;
 
-use super::{Inner, Reason, Shutdown, ShutdownError};
+use super::{Inner, Reason, Shutdown, ShutdownError, UNREGISTERED};
 use crate::sync::lock;
 
 impl Shutdown {
     /// Waits until the scope is triggered.
     ///
-    /// Ready at once when the scope is triggered already. Waiting costs no
-    /// lock: one listener on the scope's event.
+    /// Ready at once when the scope is triggered already, with one atomic
+    /// load. The future is two words; parked, its waker waits in the
+    /// scope's own list (inline for a scope's first waiter, else in a slab
+    /// of wakers that grows by doubling): no allocation of its own. Each
+    /// poll that does not see the trigger takes the scope's lock.
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe: dropping the future unregisters its listener and loses
-    /// nothing; a new call waits again.
+    /// Cancel-safe: dropping the future removes its waker from the scope
+    /// and loses nothing; a new call waits again.
     ///
     /// # Examples
     ///
@@ -37,7 +40,7 @@ impl Shutdown {
     pub fn triggered(&self) -> Triggered<'_> {
         Triggered {
             inner: &self.inner,
-            listener: None,
+            key: UNREGISTERED,
         }
     }
 
@@ -61,7 +64,7 @@ impl Shutdown {
     pub fn triggered_owned(self) -> TriggeredOwned {
         TriggeredOwned {
             inner: self.inner,
-            listener: None,
+            key: UNREGISTERED,
         }
     }
 
@@ -232,8 +235,8 @@ impl Shutdown {
 }
 
 /// Polls `listener` on `event` until `ready(inner)` holds: check → mark the
-/// scope waited → listen → check → wait, the only way a waiter can never
-/// miss a notification (see the module's invariants).
+/// scope waited → listen → check → wait, the only way a drained waiter can
+/// never miss a notification (see the module's invariants).
 fn poll_until(
     inner: &Inner,
     event: fn(&Inner) -> &Event,
@@ -259,29 +262,26 @@ fn poll_until(
     }
 }
 
-fn poll_triggered(
-    inner: &Inner,
-    listener: &mut Option<EventListener>,
-    cx: &mut Context<'_>,
-) -> Poll<()> {
-    poll_until(inner, |i| &i.triggered, Inner::is_triggered, listener, cx)
-}
-
-pin_project! {
-    /// Future returned by [`Shutdown::triggered`].
-    #[must_use = "futures do nothing unless you .await or poll them"]
-    pub struct Triggered<'a> {
-        inner: &'a Inner,
-        listener: Option<EventListener>,
-    }
+/// Future returned by [`Shutdown::triggered`].
+#[must_use = "futures do nothing unless you .await or poll them"]
+pub struct Triggered<'a> {
+    inner: &'a Inner,
+    /// This waiter's key in the scope's waiter list.
+    key: usize,
 }
 
 impl Future for Triggered<'_> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.project();
-        poll_triggered(this.inner, this.listener, cx)
+        let this = self.get_mut();
+        this.inner.poll_triggered(&mut this.key, cx.waker())
+    }
+}
+
+impl Drop for Triggered<'_> {
+    fn drop(&mut self) {
+        self.inner.unregister(&mut self.key);
     }
 }
 
@@ -293,21 +293,26 @@ impl fmt::Debug for Triggered<'_> {
     }
 }
 
-pin_project! {
-    /// Future returned by [`Shutdown::triggered_owned`].
-    #[must_use = "futures do nothing unless you .await or poll them"]
-    pub struct TriggeredOwned {
-        inner: Arc<Inner>,
-        listener: Option<EventListener>,
-    }
+/// Future returned by [`Shutdown::triggered_owned`].
+#[must_use = "futures do nothing unless you .await or poll them"]
+pub struct TriggeredOwned {
+    inner: Arc<Inner>,
+    /// This waiter's key in the scope's waiter list.
+    key: usize,
 }
 
 impl Future for TriggeredOwned {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.project();
-        poll_triggered(this.inner, this.listener, cx)
+        let this = self.get_mut();
+        this.inner.poll_triggered(&mut this.key, cx.waker())
+    }
+}
+
+impl Drop for TriggeredOwned {
+    fn drop(&mut self) {
+        self.inner.unregister(&mut self.key);
     }
 }
 

@@ -4,8 +4,9 @@
 //!
 //! Each scope (`Inner`) packs its state into one `AtomicUsize`:
 //! bit 0 is *triggered* (set once, never cleared), bit 1 is *waited* (some
-//! waiter once listened on the scope; set once, never cleared), the rest
-//! count *holds*: its live [`ShutdownGuard`]s plus its children whose own
+//! [`Drained`] waiter once listened on the scope; set once, never cleared),
+//! bit 2 is *settled* (see below; set once, under the scope's lock), the
+//! rest count *holds*: its live [`ShutdownGuard`]s plus its children whose own
 //! count is non-zero. A scope is drained exactly when it is triggered and
 //! holds nothing. A count going 0 → 1 takes one hold on the parent, 1 → 0
 //! gives it back, so a parent is drained only once every child is. Holds
@@ -15,13 +16,28 @@
 //!   section that stores the first reason and collects the children: a
 //!   scope has a reason exactly when it is triggered, and a trigger that
 //!   finds a reason finds the flag set.
-//! - No lost wake-up, and no event notified that nobody listens to
-//!   (event-listener allocates an event's shared state on its first
-//!   `notify`, which made triggering a wide tree allocate twice a scope).
-//!   A waiter checks its condition, makes sure the *waited* bit is set (a
-//!   load, and a `fetch_or` only when the load does not show it), listens,
-//!   and checks again. A notifier (the trigger's `fetch_or`, the last
-//!   release's `fetch_sub`) makes the condition true with one
+//! - A scope keeps its own list of the wakers of its parked
+//!   [`Triggered`]/[`TriggeredOwned`] futures, under its `node` lock: the
+//!   first inline in the `Node` (a scope with one waiter allocates nothing
+//!   for it), the others in a slab in the `Lists`. A waiter that does not
+//!   see the flag with its (lock-free) load takes the lock, checks the flag
+//!   again and stores or updates its waker there; the trigger sets the flag
+//!   and takes every waker out in one critical section, and wakes them once
+//!   the lock is released. So a waiter either sees the flag under the lock
+//!   or has its waker taken by the trigger: no lost wake-up. Nobody
+//!   registers once the flag is set, so a waiter that finds the flag set
+//!   (at its drop, say) has no entry left to remove, and takes no lock. A
+//!   waiter's future holds its key into the list (16 bytes with the
+//!   handle); a re-poll replaces the stored waker only when it would not
+//!   wake the same task; a dropped waiter removes its entry. A waker is
+//!   never woken nor dropped under the lock (dropping one may drop a task).
+//! - No lost wake-up of a [`Drained`] waiter, and no event notified that
+//!   nobody listens to (event-listener allocates an event's shared state on
+//!   its first `notify`, which made triggering a wide tree allocate twice a
+//!   scope). A drained waiter checks its condition, makes sure the *waited*
+//!   bit is set (a load, and a `fetch_or` only when the load does not show
+//!   it), listens, and checks again. A notifier (the trigger's `fetch_or`,
+//!   the last release's `fetch_sub`) makes the condition true with one
 //!   read-modify-write and notifies only when the state it replaced had the
 //!   bit. Read-modify-writes of one atomic are totally ordered, each reading
 //!   the one before it, so for a waiter and a notifier:
@@ -70,7 +86,7 @@
 //! # Lock order
 //!
 //! One lock a scope (`node`). Two scopes' locks are never held at once, nor
-//! any lock while notifying, waking or dropping an `Inner`.
+//! any lock while notifying, waking or dropping a waker or an `Inner`.
 
 mod drop_guard;
 mod future;
@@ -84,6 +100,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::panic::Location;
 use std::sync::{Arc, Weak};
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use event_listener::Event;
@@ -103,9 +120,13 @@ pub use reason::Reason;
 pub use state::{ScopeState, ShutdownError};
 
 const TRIGGERED: usize = 1;
-/// Set before the first waiter listens; see the module's invariants.
+/// Set before the first drained waiter listens; see the module's invariants.
 const WAITED: usize = 2;
-const HOLD: usize = 4;
+/// A trigger's walk has triggered this scope and every descendant it had;
+/// read and set only under the scope's `node` lock (a bit of `state` so
+/// that the `Node` stays four words).
+const SETTLED: usize = 4;
+const HOLD: usize = 8;
 
 /// A cloneable handle to one shutdown scope.
 ///
@@ -144,17 +165,15 @@ pub struct Shutdown {
 }
 
 pub(crate) struct Inner {
-    /// `TRIGGERED` and `WAITED` bits and a `HOLD`-sized count, see the
+    /// `TRIGGERED`, `WAITED` and `SETTLED` bits and a `HOLD`-sized count, see the
     /// module's invariants.
     state: AtomicUsize,
-    /// Notified (all) once, when the flag is set, if `WAITED` was set.
-    triggered: Event,
     /// Notified (all) whenever the scope may have become drained, if
-    /// `WAITED` was set. A second event (8 bytes) so that only the drain
-    /// wakes a drained waiter.
+    /// `WAITED` was set. The trigger's waiters are in the `node`.
     drained: Event,
-    /// The reason (the flag is set under this lock, with it), the children
-    /// and the places where live guards were taken.
+    /// The reason (the flag is set under this lock, with it), the wakers
+    /// of the trigger's parked waiters, the children and the places where
+    /// live guards were taken.
     node: Mutex<Node>,
     /// The parent scope, holding it alive while this child lives.
     parent: Option<Arc<Inner>>,
@@ -166,17 +185,28 @@ pub(crate) struct Inner {
 struct Node {
     /// The first trigger to reach the scope: `Some` exactly when it is triggered.
     reason: Option<Arc<Fired>>,
-    /// A trigger's walk has triggered this scope and every descendant it had.
-    settled: bool,
-    /// Children and guards, allocated when the first of either comes.
+    /// Children, guards and parked waiters after the first, allocated when
+    /// the first of any comes.
     lists: Option<Box<Lists>>,
+    /// The waker of the first parked waiter (key `INLINE`), inline: a scope
+    /// with one waiter allocates nothing for it.
+    waker: Option<Waker>,
 }
 
 #[derive(Default)]
 struct Lists {
     children: Children,
     holders: Slab<Holder>,
+    /// The wakers of the other parked waiters (key `SLAB + index`).
+    wakers: Slab<Waker>,
 }
+
+/// A waiter's key: not registered.
+const UNREGISTERED: usize = 0;
+/// A waiter's key: the `Node`'s inline waker.
+const INLINE: usize = 1;
+/// A waiter's key: this plus its index in `Lists::wakers`.
+const SLAB: usize = 2;
 
 /// One live guard: where it was taken, and when if that was after the
 /// trigger (the clock is read only then, off the hot path).
@@ -275,6 +305,84 @@ impl Node {
             *holders = Slab::new();
         }
         holder
+    }
+}
+
+impl Node {
+    /// Stores `waker` for the waiter whose key is `key` (registering it if
+    /// it has no entry), and returns the waker it replaces, to be dropped
+    /// once the lock is released. An entry keeps its waker when `waker`
+    /// would wake the same task.
+    fn register(&mut self, key: &mut usize, waker: &Waker) -> Option<Waker> {
+        let slot = match *key {
+            UNREGISTERED => None,
+            INLINE => self.waker.as_mut(),
+            k => self
+                .lists
+                .as_mut()
+                .and_then(|lists| lists.wakers.get_mut(k - SLAB)),
+        };
+        if let Some(slot) = slot {
+            if slot.will_wake(waker) {
+                return None;
+            }
+            return Some(std::mem::replace(slot, waker.clone()));
+        }
+        if self.waker.is_none() {
+            self.waker = Some(waker.clone());
+            *key = INLINE;
+        } else {
+            *key = SLAB + self.lists().wakers.insert(waker.clone());
+        }
+        None
+    }
+
+    /// Removes the entry of a waiter (its key set back to unregistered),
+    /// returning its waker to be dropped once the lock is released; a list
+    /// that empties gives its memory back.
+    fn unregister(&mut self, key: &mut usize) -> Option<Waker> {
+        match std::mem::replace(key, UNREGISTERED) {
+            UNREGISTERED => None,
+            INLINE => self.waker.take(),
+            k => {
+                let wakers = &mut self.lists.as_mut()?.wakers;
+                let waker = wakers.try_remove(k - SLAB);
+                if wakers.is_empty() && wakers.capacity() > SLAB_KEEP {
+                    *wakers = Slab::new();
+                }
+                waker
+            }
+        }
+    }
+}
+
+/// The wakers a trigger took out of a scope, woken after its lock is released.
+struct Wakers {
+    first: Option<Waker>,
+    rest: Slab<Waker>,
+}
+
+impl Wakers {
+    /// Takes every parked waiter's waker out of a scope's `waker` and
+    /// `lists`, to be woken once the lock is released (the trigger's
+    /// critical section).
+    fn take(waker: &mut Option<Waker>, lists: &mut Option<Box<Lists>>) -> Wakers {
+        Wakers {
+            first: waker.take(),
+            rest: lists
+                .as_mut()
+                .map(|lists| std::mem::take(&mut lists.wakers))
+                .unwrap_or_default(),
+        }
+    }
+
+    fn wake(self) {
+        if let Some(waker) = self.first {
+            waker.wake();
+        }
+        for (_, waker) in self.rest {
+            waker.wake();
+        }
     }
 }
 
@@ -669,7 +777,6 @@ impl Inner {
     fn new(parent: Option<Arc<Inner>>, key: usize) -> Self {
         Self {
             state: AtomicUsize::new(0),
-            triggered: Event::new(),
             drained: Event::new(),
             node: Mutex::new(Node::default()),
             parent,
@@ -744,8 +851,47 @@ impl Inner {
         Some(state & TRIGGERED != 0)
     }
 
+    /// Polls for the trigger on behalf of the waiter whose key is `key`:
+    /// ready once the flag is set; else stores (or updates) `waker` in the
+    /// scope's waiter list, under the lock the flag is set under (see the
+    /// module's invariants).
+    pub(crate) fn poll_triggered(&self, key: &mut usize, waker: &Waker) -> Poll<()> {
+        if self.is_triggered() {
+            // The trigger took the entry, if any, with the flag.
+            *key = UNREGISTERED;
+            return Poll::Ready(());
+        }
+        let mut node = lock(&self.node);
+        // The flag is set under this lock: read under it, it is final.
+        if self.is_triggered() {
+            drop(node);
+            *key = UNREGISTERED;
+            return Poll::Ready(());
+        }
+        let replaced = node.register(key, waker);
+        drop(node);
+        drop(replaced);
+        Poll::Pending
+    }
+
+    /// Removes the entry of a waiter being dropped, unless it has none or
+    /// the scope is triggered (the trigger took every entry).
+    pub(crate) fn unregister(&self, key: &mut usize) {
+        if *key == UNREGISTERED || self.is_triggered() {
+            return;
+        }
+        let mut node = lock(&self.node);
+        let removed = if self.is_triggered() {
+            None
+        } else {
+            node.unregister(key)
+        };
+        drop(node);
+        drop(removed);
+    }
+
     /// Sets the `WAITED` bit unless a load shows it set already: called by
-    /// every waiter before it listens, see the module's invariants.
+    /// every drained waiter before it listens, see the module's invariants.
     pub(crate) fn mark_waited(&self) {
         // Relaxed (both): the no-lost-wake-up argument uses only this one
         // word's modification order and coherence, no other memory; the
@@ -755,6 +901,18 @@ impl Inner {
         if self.state.load(Ordering::Relaxed) & WAITED == 0 {
             self.state.fetch_or(WAITED, Ordering::Relaxed);
         }
+    }
+
+    /// Whether a trigger's walk settled this scope; call under its `node` lock.
+    fn is_settled(&self) -> bool {
+        // Relaxed: set and read under the lock, which orders them.
+        self.state.load(Ordering::Relaxed) & SETTLED != 0
+    }
+
+    /// Marks the scope settled; call under its `node` lock.
+    fn settle(&self) {
+        // Relaxed: as `is_settled`.
+        self.state.fetch_or(SETTLED, Ordering::Relaxed);
     }
 
     /// Triggers this scope and every descendant, without recursion.
@@ -770,7 +928,9 @@ impl Inner {
                     scope.enter(reason, &mut stack);
                 }
                 Step::Leave(scope) => {
-                    lock(&scope.node).settled = true;
+                    let node = lock(&scope.node);
+                    scope.settle();
+                    drop(node);
                 }
             }
         }
@@ -782,9 +942,13 @@ impl Inner {
     /// below a step that marks it settled, unless it is settled already: one
     /// critical section. Returns whether this call triggered the scope.
     fn enter(self: &Arc<Self>, reason: Arc<Fired>, stack: &mut Vec<Step>) -> bool {
-        let prev = {
+        let (prev, wakers) = {
             let mut node = lock(&self.node);
             let node = &mut *node;
+            let leaf = node
+                .lists
+                .as_deref()
+                .is_none_or(|lists| lists.children.len == 0);
             let (prev, reason) = match &node.reason {
                 Some(first) => (None, first),
                 None => {
@@ -792,33 +956,36 @@ impl Inner {
                     // whoever sees the scope triggered sees what the
                     // triggering thread wrote before `trigger`. (The reason
                     // is read under the lock it is written under.) Waiters
-                    // cannot miss the flag: see the module's invariants.
-                    let prev = self.state.fetch_or(TRIGGERED, Ordering::Release);
+                    // cannot miss the flag: see the module's invariants. A
+                    // leaf is settled by the same write (we hold its lock).
+                    let bits = if leaf { TRIGGERED | SETTLED } else { TRIGGERED };
+                    let prev = self.state.fetch_or(bits, Ordering::Release);
                     (Some(prev), &*node.reason.insert(reason))
                 }
             };
-            if !node.settled {
+            // Taken with the flag: nobody registers once it is set.
+            let wakers = prev.map(|_| Wakers::take(&mut node.waker, &mut node.lists));
+            if !self.is_settled() {
                 match node.lists.as_deref().map(|lists| &lists.children) {
                     Some(children) if children.len != 0 => {
+                        stack.reserve(children.len + 1);
                         stack.push(Step::Leave(Arc::clone(self)));
                         let children = children.live();
                         stack.extend(children.map(|child| Step::Enter(child, Arc::clone(reason))));
                     }
-                    _ => node.settled = true,
+                    _ => self.settle(),
                 }
             }
-            prev
+            (prev, wakers)
         };
-        // Notified after the lock is released; nobody listens unless
-        // `WAITED` was set before this scope's `fetch_or`.
-        let Some(prev) = prev else {
+        // Woken and notified after the lock is released; nobody listens to
+        // `drained` unless `WAITED` was set before this scope's `fetch_or`.
+        let (Some(prev), Some(wakers)) = (prev, wakers) else {
             return false;
         };
-        if prev & WAITED != 0 {
-            self.triggered.notify(usize::MAX);
-            if prev / HOLD == 0 {
-                self.drained.notify(usize::MAX);
-            }
+        wakers.wake();
+        if prev & WAITED != 0 && prev / HOLD == 0 {
+            self.drained.notify(usize::MAX);
         }
         true
     }
@@ -930,6 +1097,109 @@ mod tests {
         );
     }
 
+    /// A waker that counts its wakes.
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    fn counting() -> (Arc<Count>, Waker) {
+        let count = Arc::new(Count(std::sync::atomic::AtomicUsize::new(0)));
+        (Arc::clone(&count), Waker::from(count))
+    }
+
+    fn wakes(count: &Count) -> usize {
+        count.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// (inline waker stored, wakers in the slab, slab capacity)
+    fn waiters(shutdown: &Shutdown) -> (bool, usize, usize) {
+        let node = lock(&shutdown.inner.node);
+        let (len, cap) = node
+            .lists
+            .as_ref()
+            .map_or((0, 0), |l| (l.wakers.len(), l.wakers.capacity()));
+        (node.waker.is_some(), len, cap)
+    }
+
+    #[test]
+    fn waiters_park_inline_then_in_the_slab_and_dropped_ones_leave_nothing() {
+        use std::future::Future;
+        use std::task::Context;
+        let shutdown = Shutdown::new();
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut first = Box::pin(shutdown.triggered());
+        assert!(first.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(waiters(&shutdown), (true, 0, 0));
+        assert!(
+            lock(&shutdown.inner.node).lists.is_none(),
+            "one waiter allocates nothing"
+        );
+        let mut many: Vec<_> = (0..100_000)
+            .map(|_| Box::pin(shutdown.clone().triggered_owned()))
+            .collect();
+        for waiter in &mut many {
+            assert!(waiter.as_mut().poll(&mut cx).is_pending());
+        }
+        assert_eq!(waiters(&shutdown).1, 100_000);
+        drop(many);
+        drop(first);
+        let (inline, len, cap) = waiters(&shutdown);
+        assert!(!inline && len == 0);
+        assert!(cap <= SLAB_KEEP, "waker slab kept {cap} slots");
+    }
+
+    #[test]
+    fn a_repoll_with_a_new_waker_is_the_one_woken() {
+        use std::future::Future;
+        use std::task::Context;
+        let shutdown = Shutdown::new();
+        let (old, old_waker) = counting();
+        let (new, new_waker) = counting();
+        let (other, other_waker) = counting();
+        let mut inline = Box::pin(shutdown.triggered());
+        let mut slab = Box::pin(shutdown.clone().triggered_owned());
+        let mut gone = Box::pin(shutdown.clone().triggered_owned());
+        assert!(inline
+            .as_mut()
+            .poll(&mut Context::from_waker(&old_waker))
+            .is_pending());
+        assert!(slab
+            .as_mut()
+            .poll(&mut Context::from_waker(&old_waker))
+            .is_pending());
+        assert!(gone
+            .as_mut()
+            .poll(&mut Context::from_waker(&other_waker))
+            .is_pending());
+        assert!(inline
+            .as_mut()
+            .poll(&mut Context::from_waker(&new_waker))
+            .is_pending());
+        assert!(slab
+            .as_mut()
+            .poll(&mut Context::from_waker(&new_waker))
+            .is_pending());
+        drop(gone);
+        let (inline_stored, in_slab, _) = waiters(&shutdown);
+        assert!(inline_stored);
+        assert_eq!(in_slab, 1, "the dropped waiter removed its entry");
+        shutdown.trigger(Reason::Requested);
+        assert_eq!((wakes(&old), wakes(&new), wakes(&other)), (0, 2, 0));
+        assert_eq!(waiters(&shutdown), (false, 0, 0));
+        assert!(inline
+            .as_mut()
+            .poll(&mut Context::from_waker(&old_waker))
+            .is_ready());
+        assert!(slab
+            .as_mut()
+            .poll(&mut Context::from_waker(&old_waker))
+            .is_ready());
+    }
+
     #[test]
     fn a_dropped_child_frees_its_scope() {
         let root = Shutdown::new();
@@ -950,7 +1220,8 @@ mod tests {
         let grandchild = children[0].child();
         assert!(root.trigger(Reason::Requested));
         for scope in children.iter().chain([&root, &grandchild]) {
-            assert!(lock(&scope.inner.node).settled);
+            let _node = lock(&scope.inner.node);
+            assert!(scope.inner.is_settled());
         }
         let mut stack = Vec::new();
         let again = Arc::new(Fired {
