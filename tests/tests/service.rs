@@ -1452,7 +1452,12 @@ fn kill9_at_random_moments_with_compaction_loses_no_job_and_does_none_twice(
         ledger.acked.len(),
         done_archives(dir.path()).len()
     );
-    assert!(compactions > 0, "{context}: no compaction ran");
+    // Each compaction archives `done.log`: the archives are the evidence
+    // that compactions ran (the log line may be cut by the kill that follows).
+    assert!(
+        compactions > 0 || !done_archives(dir.path()).is_empty(),
+        "{context}: no compaction ran"
+    );
     // All done: at most the header and the lines completed since the last
     // compaction (fewer than 20, or it would have run), or twice that.
     assert!(
