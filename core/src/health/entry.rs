@@ -21,6 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use event_listener::Event;
 use futures_lite::FutureExt;
+use tracing::Instrument;
 
 use super::check::DynCheck;
 use super::{Check, CheckOutcome, CheckResult, Refresh, Status};
@@ -159,7 +160,10 @@ impl Entry {
 
     async fn execute(&self) -> (CheckResult, Instant) {
         let start = self.rt.now();
-        let run = AssertUnwindSafe(Arc::clone(&self.check).run()).catch_unwind();
+        let span = tracing::info_span!("check", name = %self.name);
+        let run = AssertUnwindSafe(Arc::clone(&self.check).run())
+            .catch_unwind()
+            .instrument(span);
         let outcome = match self.rt.timeout(self.timeout, run).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(panic)) => {

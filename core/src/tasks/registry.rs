@@ -37,6 +37,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use event_listener::{Event, EventListener};
+use tracing::Instrument;
 
 use super::catch::{panic_message, AbortCell, CatchUnwind};
 use super::report::{Exit, TaskReport};
@@ -443,14 +444,18 @@ impl Drop for Token {
     }
 }
 
-/// Runs one attempt of a named task: the user's future with its panics
-/// caught, classified as an [`Exit`] and reported when it failed.
+/// Runs one attempt of a named task: the user's future, inside a `task`
+/// span with a `name` field, with its panics caught, classified as an
+/// [`Exit`] and reported when it failed.
 pub(crate) async fn attempt<Fut>(inner: &Inner, control: &Control, future: Fut) -> Exit
 where
     Fut: Future,
     Fut::Output: TaskOutput,
 {
-    let exit = match CatchUnwind::new(future).await {
+    // The user's log lines inside the task carry its name (the crate docs'
+    // `# Observability`).
+    let span = tracing::info_span!("task", name = %control.name);
+    let exit = match CatchUnwind::new(future).instrument(span).await {
         Ok(out) => match out.into_result() {
             Ok(()) if control.stop.is_triggered() => Exit::Stopped,
             Ok(()) => Exit::Completed,
