@@ -72,7 +72,7 @@ use std::time::{Duration, Instant};
 
 use futures_lite::FutureExt as _;
 
-use crate::http::Endpoints;
+use crate::http::{Endpoints, ServiceInfo};
 use crate::runtime::RuntimeHandle;
 use crate::signal::SignalHandler;
 use crate::{Reason, Shutdown};
@@ -252,6 +252,7 @@ pub struct Lifecycle<P> {
     probe_addr: Option<SocketAddr>,
     signals: bool,
     show_errors: bool,
+    service: ServiceInfo,
     platform: PhantomData<fn() -> P>,
 }
 
@@ -299,6 +300,7 @@ impl<P> Lifecycle<P> {
             probe_addr: None,
             signals: true,
             show_errors: false,
+            service: ServiceInfo::new(),
             platform: PhantomData,
         }
     }
@@ -409,6 +411,23 @@ impl<P> Lifecycle<P> {
         self
     }
 
+    /// The service's `version`, `releaseId`, `serviceId` and `description`
+    /// in the `/health` document. None by default: a library cannot read
+    /// the application's `Cargo.toml`; pass
+    /// [`service_info!()`](crate::service_info) for the package's own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let app = steward_core::App::new().service_info(steward_core::service_info!());
+    /// # drop(app);
+    /// ```
+    #[must_use]
+    pub fn service_info(mut self, info: ServiceInfo) -> Self {
+        self.service = info;
+        self
+    }
+
     /// The budget set with [`Lifecycle::grace`].
     ///
     /// # Examples
@@ -451,7 +470,9 @@ impl<P> Lifecycle<P> {
     }
 
     fn endpoints(&self, cx: &Context) -> Endpoints {
-        Endpoints::new(cx.probes().clone()).show_errors(self.show_errors)
+        Endpoints::new(cx.probes().clone())
+            .show_errors(self.show_errors)
+            .service_info(self.service.clone())
     }
 
     /// The sequence itself: the one place where its rules are written.
@@ -745,6 +766,7 @@ impl<P> fmt::Debug for Lifecycle<P> {
             .field("reserve", &self.reserve())
             .field("probe_addr", &self.probe_addr)
             .field("signals", &self.signals)
+            .field("service", &self.service)
             .finish_non_exhaustive()
     }
 }
@@ -752,6 +774,7 @@ impl<P> fmt::Debug for Lifecycle<P> {
 impl<P> Clone for Lifecycle<P> {
     fn clone(&self) -> Self {
         Self {
+            service: self.service.clone(),
             platform: PhantomData,
             ..*self
         }

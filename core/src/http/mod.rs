@@ -31,7 +31,10 @@
 
 mod json;
 mod parse;
+mod service;
 mod text;
+
+pub use service::ServiceInfo;
 
 use std::fmt;
 use std::future::Future;
@@ -94,6 +97,7 @@ struct Options {
     show_errors: bool,
     fail_when_degraded: bool,
     max_target_len: usize,
+    service: ServiceInfo,
 }
 
 impl Endpoints {
@@ -111,6 +115,7 @@ impl Endpoints {
                 show_errors: false,
                 fail_when_degraded: false,
                 max_target_len: DEFAULT_MAX_TARGET_LEN,
+                service: ServiceInfo::new(),
             }),
         }
     }
@@ -195,6 +200,32 @@ impl Endpoints {
     #[must_use]
     pub fn max_target_len(mut self, len: usize) -> Self {
         Arc::make_mut(&mut self.options).max_target_len = len;
+        self
+    }
+
+    /// The service's `version`, `releaseId`, `serviceId` and `description`
+    /// in the `application/health+json` document (none by default; see
+    /// [`service_info!`](crate::service_info)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "test-util")] {
+    /// use steward_core::http::{Endpoints, Request, ServiceInfo};
+    ///
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let health = steward_core::health::Health::new(rt.handle());
+    /// let probes = steward_core::probes::Probes::new(health, steward_core::Shutdown::new());
+    /// let info = ServiceInfo::new().service_id("billing").release_id("2.4.1");
+    /// let endpoints = Endpoints::new(probes).service_info(info);
+    /// let doc = rt.block_on(endpoints.respond(&Request::get("/health")));
+    /// assert!(doc.body().contains("\"releaseId\": \"2.4.1\""), "{}", doc.body());
+    /// assert!(doc.body().contains("\"serviceId\": \"billing\""), "{}", doc.body());
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn service_info(mut self, info: ServiceInfo) -> Self {
+        Arc::make_mut(&mut self.options).service = info;
         self
     }
 
@@ -287,7 +318,7 @@ impl Endpoints {
                 };
                 let status = if passed { 200 } else { 503 };
                 let mut response = if json {
-                    let body = json::document(&report, options.show_errors);
+                    let body = json::document(&report, &options.service, options.show_errors);
                     Response::new(status, json::MEDIA_TYPE, body, head)
                 } else {
                     let body = text::body(
@@ -312,6 +343,7 @@ impl fmt::Debug for Endpoints {
             .field("show_errors", &self.options.show_errors)
             .field("fail_when_degraded", &self.options.fail_when_degraded)
             .field("max_target_len", &self.options.max_target_len)
+            .field("service", &self.options.service)
             .finish_non_exhaustive()
     }
 }

@@ -51,7 +51,11 @@ fn main() -> ExitCode {
         Ok((_, rest)) => return usage(&UsageError::Invalid(format!("unknown flag {}", rest[0].0))),
         Err(e) => return usage(&e),
     };
-    let app = options.configure(App::new()).probe_addr(options.probe_addr);
+    let app = options
+        .configure(App::new())
+        .probe_addr(options.probe_addr)
+        // `serviceId`, `version`, `releaseId`, `description` in `/health`.
+        .service_info(steward_core::service_info!());
 
     app.run(|cx| async move {
         jobs::register_watchdog(&cx)?;
