@@ -54,6 +54,7 @@
 //! ends the process with exit code 1 at `grace` + 750 ms.
 
 mod context;
+pub mod env;
 mod report;
 mod systemd;
 mod watchdog;
@@ -78,6 +79,7 @@ use crate::signal::SignalHandler;
 use crate::{Reason, Shutdown};
 
 pub use context::{Context, TASKS_CHECK};
+pub use env::EnvError;
 pub use report::{AppReport, Startup};
 
 use watchdog::Watchdog;
@@ -665,8 +667,11 @@ impl<P: Platform> Lifecycle<P> {
     ///
     /// # Errors
     ///
-    /// When the runtime, the signal handlers or the probe listener cannot
-    /// be set up (nothing of the body has run then).
+    /// When a `STEWARD_*` variable is set to a value that does not parse
+    /// (an [`io::ErrorKind::InvalidInput`] error wrapping the [`EnvError`]
+    /// that names it; see [`env`]), or when the runtime, the signal handlers
+    /// or the probe listener cannot be set up. Nothing of the body has run
+    /// then.
     ///
     /// # Examples
     ///
@@ -677,9 +682,13 @@ impl<P: Platform> Lifecycle<P> {
         Fut: Future<Output = Result<(), E>>,
         E: Into<Box<dyn Error + Send + Sync>>,
     {
+        // The environment first: a bad value stops everything before it starts.
+        let this = self
+            .from_env()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let platform = P::new()?;
         let shutdown = Shutdown::new();
-        let signals = if self.signals {
+        let signals = if this.signals {
             Some(platform.install_signals(&shutdown)?)
         } else {
             None
@@ -688,16 +697,16 @@ impl<P: Platform> Lifecycle<P> {
         let _routed = signals.clone().map(Routed);
         let mut cx = Context::new(platform.runtime(), shutdown.clone());
         let server_stop = Shutdown::new();
-        if let Some(addr) = self.probe_addr {
-            let bound = platform.serve_probes(addr, self.endpoints(&cx), server_stop.clone())?;
+        if let Some(addr) = this.probe_addr {
+            let bound = platform.serve_probes(addr, this.endpoints(&cx), server_stop.clone())?;
             tracing::info!(addr = %bound, "serving probes");
             cx.set_probe_addr(bound);
         }
-        systemd::start(&cx, self.grace, &server_stop);
-        let watchdog = Watchdog::spawn(self.grace, cx.tasks().clone(), shutdown)?;
-        let grace = self.grace;
+        systemd::start(&cx, this.grace, &server_stop);
+        let watchdog = Watchdog::spawn(this.grace, cx.tasks().clone(), shutdown)?;
+        let grace = this.grace;
         let (mut report, deadline) =
-            platform.block_on(self.sequence(cx, signals, Some(&watchdog), body));
+            platform.block_on(this.sequence(cx, signals, Some(&watchdog), body));
         server_stop.trigger(Reason::Requested);
         watchdog.phase("shutting the runtime down");
         let deadline = deadline.unwrap_or_else(|| Instant::now() + grace);

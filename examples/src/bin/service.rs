@@ -27,6 +27,10 @@
 //! kill -TERM "$(pgrep -x service)"
 //! ```
 //!
+//! `STEWARD_GRACE`, `STEWARD_PRE_STOP`, `STEWARD_PROBE_ADDR` and
+//! `STEWARD_SHOW_ERRORS` override the flags (see `steward_core::app::env`);
+//! `/health` names the service from this package's `Cargo.toml`.
+//!
 //! The job logic is runtime-neutral, in `steward_examples::jobs`; this file
 //! adds what is smol's: the TCP listener and the `App`.
 
