@@ -171,6 +171,7 @@ pub mod health;
 pub mod http;
 mod lifespan;
 pub mod migrating;
+pub mod observe;
 mod periodic;
 pub mod probes;
 pub mod runtime;

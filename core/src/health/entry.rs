@@ -164,15 +164,21 @@ impl Entry {
         let run = AssertUnwindSafe(Arc::clone(&self.check).run())
             .catch_unwind()
             .instrument(span);
+        let mut timed_out = false;
         let outcome = match self.rt.timeout(self.timeout, run).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(panic)) => {
                 CheckOutcome::unhealthy(format!("panicked: {}", panic_message(&*panic)))
             }
-            Err(_) => CheckOutcome::unhealthy(format!("timed out after {:?}", self.timeout)),
+            Err(_) => {
+                timed_out = true;
+                CheckOutcome::unhealthy(format!("timed out after {:?}", self.timeout))
+            }
         };
         let end = self.rt.now();
         let (status, error, details) = outcome.into_parts();
+        let took = end.saturating_duration_since(start);
+        crate::observe::check_ran(&self.name, status, took, timed_out);
         let result = CheckResult {
             name: Arc::clone(&self.name),
             critical: self.critical,

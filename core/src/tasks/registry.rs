@@ -159,6 +159,7 @@ impl Inner {
         );
         drop(named);
         drop(previous);
+        crate::observe::task_started(&control.name);
         Ok(control)
     }
 
@@ -337,6 +338,7 @@ impl Inner {
             // the same task.
             restarts: u32::try_from(control.restarts.load(Ordering::Relaxed)).unwrap_or(u32::MAX),
         };
+        crate::observe::task_ended(&control.name, &report.exit);
         *lock(&control.end) = Some(report);
         control.ended.notify(usize::MAX);
     }
@@ -371,6 +373,7 @@ impl Control {
     pub(crate) fn count_restart(&self) {
         // Relaxed: read by the same task when it ends.
         self.restarts.fetch_add(1, Ordering::Relaxed);
+        crate::observe::task_restarted(&self.name);
     }
 
     /// Waits for the task's report.
