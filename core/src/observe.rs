@@ -15,6 +15,11 @@
 //! | `steward_health_check_status` | gauge | `check` | the last result: 1 healthy, 0.5 degraded, 0 unhealthy |
 //! | `steward_health_check_duration_seconds` | histogram | `check` | how long each run took |
 //! | `steward_health_check_timeouts_total` | counter | `check` | runs that timed out |
+//! | `steward_probe_responses_total` | counter | `probe`, `code` | probe answers (of checks run): `probe` is `livez`, `readyz`, `startupz` or `healthz` (also `/health`), `code` 200 or 503 |
+//! | `steward_lifecycle_phase` | gauge | | 0 starting, 1 running, 2 draining |
+//! | `steward_startup_duration_seconds` | gauge | | from the start to ready |
+//! | `steward_shutdown_duration_seconds` | gauge | `phase` | how long each phase of the drain took: `pre_stop`, `tasks` (with the wait for guards), `teardown` |
+//! | `steward_lifespan_step_duration_seconds` | histogram | `step`, `phase` | each lifespan step's start or stop (`phase` `start` / `stop`) |
 //!
 //! A task the shutdown gave up on (reported as abandoned: its thread is
 //! blocked) has not ended: it stays in `steward_tasks_running`, and its end
@@ -23,6 +28,7 @@
 use std::time::Duration;
 
 use crate::health::Status;
+use crate::probes::Phase;
 use crate::tasks::Exit;
 
 /// The `outcome` label of an [`Exit`].
@@ -100,4 +106,59 @@ pub(crate) fn check_ran(name: &str, status: Status, took: Duration, timed_out: b
     }
     #[cfg(not(feature = "metrics"))]
     let _ = (name, status, took, timed_out);
+}
+
+/// A probe answered `code`.
+#[inline]
+pub(crate) fn probe_answered(endpoint: &'static str, code: u16) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(
+        "steward_probe_responses_total",
+        "probe" => endpoint,
+        "code" => code.to_string(),
+    )
+    .increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = (endpoint, code);
+}
+
+/// The service's phase.
+#[inline]
+pub(crate) fn phase(phase: Phase) {
+    #[cfg(feature = "metrics")]
+    metrics::gauge!("steward_lifecycle_phase").set(phase as usize as f64);
+    #[cfg(not(feature = "metrics"))]
+    let _ = phase;
+}
+
+/// Startup took `took`.
+#[inline]
+pub(crate) fn startup(took: Duration) {
+    #[cfg(feature = "metrics")]
+    metrics::gauge!("steward_startup_duration_seconds").set(took.as_secs_f64());
+    #[cfg(not(feature = "metrics"))]
+    let _ = took;
+}
+
+/// A phase of the drain (`pre_stop`, `tasks`, `teardown`) took `took`.
+#[inline]
+pub(crate) fn shutdown_phase(phase: &'static str, took: Duration) {
+    #[cfg(feature = "metrics")]
+    metrics::gauge!("steward_shutdown_duration_seconds", "phase" => phase).set(took.as_secs_f64());
+    #[cfg(not(feature = "metrics"))]
+    let _ = (phase, took);
+}
+
+/// A lifespan step's start or stop (`phase`) took `took`.
+#[inline]
+pub(crate) fn lifespan_step(step: &str, phase: &'static str, took: Duration) {
+    #[cfg(feature = "metrics")]
+    metrics::histogram!(
+        "steward_lifespan_step_duration_seconds",
+        "step" => step.to_owned(),
+        "phase" => phase,
+    )
+    .record(took.as_secs_f64());
+    #[cfg(not(feature = "metrics"))]
+    let _ = (step, phase, took);
 }

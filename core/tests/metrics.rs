@@ -13,8 +13,9 @@ use metrics::{
     SharedString, Unit,
 };
 use steward_core::health::{Check, CheckOutcome};
+use steward_core::http::{Endpoints, Request};
 use steward_core::testing::TestRuntime;
-use steward_core::{App, Reason, Restart};
+use steward_core::{App, Context, Reason, Restart};
 
 /// Every value recorded, by `name{label=value,...}` (labels sorted).
 #[derive(Clone, Default)]
@@ -116,57 +117,106 @@ impl Recorder for Values {
 
 const SEC: Duration = Duration::from_secs(1);
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The startup of the scripted service: a resource, four tasks, three
+/// checks, probe answers; then 5 s of running and a trigger.
+async fn script(cx: Context) -> Result<(), BoxError> {
+    let clock = cx.runtime().clone();
+    // A resource: 3 s to start, 1 s to stop.
+    let (up, down) = (clock.clone(), clock.clone());
+    let start = async move {
+        up.sleep(3 * SEC).await;
+        Ok::<_, String>(())
+    };
+    let stop = move |()| async move { down.sleep(SEC).await };
+    cx.lifespan().start("db-pool", start, stop).await?;
+    // Completes on its own after 1 s.
+    cx.tasks().start("once", move |_stop| async move {
+        clock.sleep(SEC).await;
+    })?;
+    // Runs until stopped.
+    cx.tasks()
+        .start("worker", |stop| async move { stop.triggered().await })?;
+    // Fails twice, then runs until stopped.
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let policy = Restart::on_failure().jitter(0.0);
+    cx.tasks().supervise("flaky", policy, move |stop| {
+        let n = attempts.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if n < 2 {
+                return Err("refused");
+            }
+            stop.triggered().await;
+            Ok(())
+        }
+    })?;
+    // Ignores its stop: aborted at the end of the grace.
+    cx.tasks()
+        .start("stuck", |_stop| futures_lite::future::pending::<()>())?;
+    let health = cx.health();
+    let db = || async { CheckOutcome::healthy() };
+    health.register(Check::new("db", db))?;
+    let replica = || async { CheckOutcome::degraded("lagging") };
+    health.register(Check::new("replica", replica))?;
+    let hung = || futures_lite::future::pending::<CheckOutcome>();
+    health.register(Check::new("hung", hung).timeout(2 * SEC))?;
+    health.refresh().await;
+    // Before ready: /readyz answers 503; /livez 200.
+    let endpoints = Endpoints::new(cx.probes().clone());
+    assert_eq!(
+        endpoints.respond(&Request::get("/readyz")).await.status(),
+        503
+    );
+    assert_eq!(
+        endpoints.respond(&Request::get("/livez")).await.status(),
+        200
+    );
+    assert_eq!(
+        endpoints.respond(&Request::get("/livez")).await.status(),
+        200
+    );
+    cx.runtime().sleep(5 * SEC).await;
+    cx.shutdown().trigger(Reason::Requested);
+    Ok(())
+}
+
 #[test]
-fn a_scripted_lifecycle_records_tasks_and_checks() {
+fn a_scripted_lifecycle_records_tasks_checks_probes_and_phases() {
     let values = Values::default();
     let rt = TestRuntime::new();
-    let report = metrics::with_local_recorder(&values, || {
-        rt.block_on(
-            App::new()
-                .grace(10 * SEC)
-                .serve(rt.handle(), |cx| async move {
-                    let clock = cx.runtime().clone();
-                    // Completes on its own after 1 s.
-                    cx.tasks().start("once", move |_stop| async move {
-                        clock.sleep(SEC).await;
-                    })?;
-                    // Runs until stopped.
-                    cx.tasks()
-                        .start("worker", |stop| async move { stop.triggered().await })?;
-                    // Fails twice, then runs until stopped.
-                    let attempts = Arc::new(AtomicUsize::new(0));
-                    cx.tasks().supervise(
-                        "flaky",
-                        Restart::on_failure().jitter(0.0),
-                        move |stop| {
-                            let n = attempts.fetch_add(1, Ordering::SeqCst);
-                            async move {
-                                if n < 2 {
-                                    return Err("refused");
-                                }
-                                stop.triggered().await;
-                                Ok(())
-                            }
-                        },
-                    )?;
-                    // Ignores its stop: aborted at the end of the grace.
-                    cx.tasks()
-                        .start("stuck", |_stop| futures_lite::future::pending::<()>())?;
-                    let health = cx.health();
-                    let db = || async { CheckOutcome::healthy() };
-                    health.register(Check::new("db", db))?;
-                    let replica = || async { CheckOutcome::degraded("lagging") };
-                    health.register(Check::new("replica", replica))?;
-                    let hung = || futures_lite::future::pending::<CheckOutcome>();
-                    health.register(Check::new("hung", hung).timeout(2 * SEC))?;
-                    health.refresh().await;
-                    cx.runtime().sleep(5 * SEC).await;
-                    cx.shutdown().trigger(Reason::Requested);
-                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-                }),
-        )
-    });
+    let app = App::new().grace(10 * SEC).pre_stop(SEC);
+    let report =
+        metrics::with_local_recorder(&values, || rt.block_on(app.serve(rt.handle(), script)));
     assert_eq!(report.exit_code(), 1, "{report}"); // `stuck` was aborted
+
+    // Lifecycle, on the virtual clock: 3 s lifespan start + 2 s checks + 5 s
+    // sleep; then 1 s pre-stop, the tasks until the grace minus the
+    // teardown's reserve (a fifth: 2 s), and 1 s of teardown.
+    assert_eq!(values.get("steward_lifecycle_phase{}"), Some(2.0));
+    assert_eq!(values.get("steward_startup_duration_seconds{}"), Some(10.0));
+    let drain = |phase: &str| {
+        values.get(&format!(
+            "steward_shutdown_duration_seconds{{phase={phase}}}"
+        ))
+    };
+    assert_eq!(drain("pre_stop"), Some(1.0));
+    assert_eq!(drain("tasks"), Some(7.0));
+    assert_eq!(drain("teardown"), Some(1.0));
+    let step = |phase: &str| {
+        values.samples(&format!(
+            "steward_lifespan_step_duration_seconds{{phase={phase},step=db-pool}}"
+        ))
+    };
+    assert_eq!(step("start"), [3.0]);
+    assert_eq!(step("stop"), [1.0]);
+    let answers = |probe: &str, code: u16| {
+        values.get(&format!(
+            "steward_probe_responses_total{{code={code},probe={probe}}}"
+        ))
+    };
+    assert_eq!(answers("readyz", 503), Some(1.0));
+    assert_eq!(answers("livez", 200), Some(2.0));
 
     for task in ["once", "worker", "flaky", "stuck"] {
         let started = format!("steward_tasks_started_total{{task={task}}}");

@@ -521,6 +521,7 @@ impl<P> Lifecycle<P> {
         };
         match &startup {
             Startup::Done(took) => {
+                crate::observe::startup(*took);
                 cx.probes().set_running();
                 tracing::info!(took = ?took, "service ready");
                 phase("running");
@@ -566,7 +567,9 @@ impl<P> Lifecycle<P> {
                 None => sleep.await,
             }
         }
+        crate::observe::shutdown_phase("pre_stop", rt.now() - triggered_at);
         phase("stopping the tasks");
+        let tasks_began = rt.now();
         // A task whose thread is blocked costs up to `ABANDON_AFTER` more,
         // taken from the reserve (or past the budget, within `EXIT_SLACK`).
         let tasks = cx.tasks().shutdown(remaining(&rt, tasks_deadline)).await;
@@ -581,8 +584,11 @@ impl<P> Lifecycle<P> {
                 holders
             }
         };
+        crate::observe::shutdown_phase("tasks", rt.now() - tasks_began);
         phase("tearing the resources down");
+        let teardown_began = rt.now();
         let lifespan = cx.lifespan().teardown_until(deadline).await;
+        crate::observe::shutdown_phase("teardown", rt.now() - teardown_began);
         phase("reporting");
 
         // 4. Report.

@@ -317,6 +317,7 @@ impl Endpoints {
                     Status::Unhealthy => false,
                 };
                 let status = if passed { 200 } else { 503 };
+                crate::observe::probe_answered(probe.endpoint(), status);
                 let mut response = if json {
                     let body = json::document(&report, &options.service, options.show_errors);
                     Response::new(status, json::MEDIA_TYPE, body, head)

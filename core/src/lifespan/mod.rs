@@ -724,6 +724,11 @@ fn record(log: &Log, step: StepReport) {
         StepOutcome::Panicked(_) => tracing::error!("{step}"),
         _ => tracing::warn!("{step}"),
     }
+    let phase = match step.phase {
+        StepPhase::Start => "start",
+        StepPhase::Stop => "stop",
+    };
+    crate::observe::lifespan_step(&step.name, phase, step.duration);
     lock(log).push(step);
 }
 
