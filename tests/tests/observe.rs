@@ -1,7 +1,8 @@
 //! The `service` example as an operator sees it: its settings from the
 //! environment (`STEWARD_*`: a good value overrides the code's, a bad one
 //! stops the start with a message naming it, exit 1, nothing of the body
-//! run), and its identity in the `/health` document.
+//! run), its identity in the `/health` document, and its metrics at
+//! `/metrics` in Prometheus' text format.
 #![cfg(unix)]
 
 use std::net::SocketAddr;
@@ -118,6 +119,31 @@ fn good_variables_override_the_flags_and_health_names_the_service() {
     let release = doc["releaseId"].as_str().unwrap();
     let major = release.split('.').next().unwrap();
     assert_eq!(doc["version"], major, "{doc:#}");
+
+    // Prometheus' text at `/metrics`: task, health and lifecycle figures.
+    let page = http_request(env_probe, "GET", "/metrics", &[]).unwrap();
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let text = page.text();
+    let wanted = [
+        "steward_tasks_started_total{task=\"listener\"} 1",
+        "steward_tasks_running{task=\"listener\"} 1",
+        "steward_lifecycle_phase 1",
+        "steward_startup_duration_seconds ",
+        "steward_health_check_status{check=\"journal\"} 1",
+        "steward_health_check_duration_seconds_count{check=\"journal\"}",
+        "steward_lifespan_step_duration_seconds_count{step=\"listener\",phase=\"start\"} 1",
+        "steward_probe_responses_total{probe=\"healthz\",code=\"200\"}",
+    ];
+    for line in wanted {
+        assert!(
+            text.lines().any(|l| l.starts_with(line)),
+            "no `{line}` in\n{text}"
+        );
+    }
 
     process.signal("TERM");
     let exit = process.wait_exit();

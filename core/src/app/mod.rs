@@ -68,6 +68,7 @@ use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
@@ -255,6 +256,7 @@ pub struct Lifecycle<P> {
     signals: bool,
     show_errors: bool,
     service: ServiceInfo,
+    metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
     platform: PhantomData<fn() -> P>,
 }
 
@@ -303,6 +305,7 @@ impl<P> Lifecycle<P> {
             signals: true,
             show_errors: false,
             service: ServiceInfo::new(),
+            metrics: None,
             platform: PhantomData,
         }
     }
@@ -430,6 +433,24 @@ impl<P> Lifecycle<P> {
         self
     }
 
+    /// Serves `/metrics` on the probe port with the text `render` returns
+    /// (see [`Endpoints::metrics`]): pass a metrics exporter's render
+    /// function, such as `metrics-exporter-prometheus`'s
+    /// `PrometheusHandle::render`. With the core's `metrics` feature, the
+    /// figures of [`observe`](crate::observe) are among them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let app = steward_core::App::new().metrics(|| "up 1\n".to_owned());
+    /// # drop(app);
+    /// ```
+    #[must_use]
+    pub fn metrics(mut self, render: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        self.metrics = Some(Arc::new(render));
+        self
+    }
+
     /// The budget set with [`Lifecycle::grace`].
     ///
     /// # Examples
@@ -472,9 +493,16 @@ impl<P> Lifecycle<P> {
     }
 
     fn endpoints(&self, cx: &Context) -> Endpoints {
-        Endpoints::new(cx.probes().clone())
+        let endpoints = Endpoints::new(cx.probes().clone())
             .show_errors(self.show_errors)
-            .service_info(self.service.clone())
+            .service_info(self.service.clone());
+        match &self.metrics {
+            Some(render) => {
+                let render = Arc::clone(render);
+                endpoints.metrics(move || render())
+            }
+            None => endpoints,
+        }
     }
 
     /// The sequence itself: the one place where its rules are written.
@@ -790,6 +818,7 @@ impl<P> Clone for Lifecycle<P> {
     fn clone(&self) -> Self {
         Self {
             service: self.service.clone(),
+            metrics: self.metrics.clone(),
             platform: PhantomData,
             ..*self
         }

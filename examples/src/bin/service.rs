@@ -24,6 +24,7 @@
 //! cargo run -p steward-examples --bin service
 //! printf 'resize photo 1\nresize photo 2\n' | nc -q1 127.0.0.1 7070
 //! curl -i 'localhost:8080/readyz?verbose'
+//! curl localhost:8080/metrics
 //! kill -TERM "$(pgrep -x service)"
 //! ```
 //!
@@ -38,6 +39,7 @@ use std::error::Error;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use metrics_exporter_prometheus::PrometheusBuilder;
 use smol::net::TcpListener;
 use steward_examples::jobs::{self, Jobs, Options, UsageError};
 use steward_smol::App;
@@ -55,9 +57,19 @@ fn main() -> ExitCode {
         Ok((_, rest)) => return usage(&UsageError::Invalid(format!("unknown flag {}", rest[0].0))),
         Err(e) => return usage(&e),
     };
+    // steward's metrics (and any of the service's own) in Prometheus' text
+    // format at `/metrics` on the probe port.
+    let prometheus = match PrometheusBuilder::new().install_recorder() {
+        Ok(handle) => handle,
+        Err(e) => {
+            eprintln!("service: metrics: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let app = options
         .configure(App::new())
         .probe_addr(options.probe_addr)
+        .metrics(move || prometheus.render())
         // `serviceId`, `version`, `releaseId`, `description` in `/health`.
         .service_info(steward_core::service_info!());
 
