@@ -141,6 +141,8 @@
 //!
 //! # Features
 //!
+//! - `metrics`: task, health-check, probe and lifecycle metrics through the
+//!   `metrics` facade; the names are in [`observe`]. Runtime-neutral.
 //! - `test-util`: `steward_core::testing`, a deterministic runtime with virtual
 //!   time, so that timeouts, periodic work and shutdown sequences are tested
 //!   in microseconds without sleeping.

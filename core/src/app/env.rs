@@ -29,12 +29,28 @@ use std::time::Duration;
 use super::Lifecycle;
 
 /// The grace variable: see [the table](self).
+///
+/// # Examples
+///
+/// See [`Lifecycle::from_vars`].
 pub const GRACE_VAR: &str = "STEWARD_GRACE";
 /// The pre-stop delay variable: see [the table](self).
+///
+/// # Examples
+///
+/// See [`Lifecycle::from_vars`].
 pub const PRE_STOP_VAR: &str = "STEWARD_PRE_STOP";
 /// The probe address variable: see [the table](self).
+///
+/// # Examples
+///
+/// See [`Lifecycle::from_vars`].
 pub const PROBE_ADDR_VAR: &str = "STEWARD_PROBE_ADDR";
 /// The variable that shows checks' error texts: see [the table](self).
+///
+/// # Examples
+///
+/// See [`Lifecycle::from_vars`].
 pub const SHOW_ERRORS_VAR: &str = "STEWARD_SHOW_ERRORS";
 
 /// A variable of [the table](self) set to a value that does not parse.

@@ -703,7 +703,7 @@ impl<P: Platform> Lifecycle<P> {
     ///
     /// When a `STEWARD_*` variable is set to a value that does not parse
     /// (an [`io::ErrorKind::InvalidInput`] error wrapping the [`EnvError`]
-    /// that names it; see [`env`]), or when the runtime, the signal handlers
+    /// that names it; see [`mod@env`]), or when the runtime, the signal handlers
     /// or the probe listener cannot be set up. Nothing of the body has run
     /// then.
     ///
