@@ -21,9 +21,10 @@ fn data_dir(test: &str) -> PathBuf {
     dir
 }
 
-/// The `service` example on `data`, probes on `probe` by flag, with `env`.
-fn service(data: &PathBuf, probe: SocketAddr, env: &[(&str, &str)]) -> Process {
-    let mut command = Command::new(cargo_bin("steward-examples", "service"));
+/// The `bin` example (`service` or `service-tokio`) on `data`, probes on
+/// `probe` by flag, with `env`.
+fn service(bin: &str, data: &PathBuf, probe: SocketAddr, env: &[(&str, &str)]) -> Process {
+    let mut command = Command::new(cargo_bin("steward-examples", bin));
     command
         .args([
             "--listen",
@@ -64,7 +65,36 @@ fn health(addr: SocketAddr) -> Value {
 }
 
 #[test]
-fn a_bad_variable_stops_the_start_naming_it() {
+fn a_bad_variable_stops_the_start_naming_it_smol() {
+    a_bad_variable_stops_the_start_naming_it("service");
+}
+
+#[test]
+fn a_bad_variable_stops_the_start_naming_it_tokio() {
+    a_bad_variable_stops_the_start_naming_it("service-tokio");
+}
+
+#[test]
+fn the_probe_addr_variable_starts_the_apps_probe_server_tokio() {
+    let data = data_dir("good-tokio");
+    let flag_probe = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let env_probe = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let env_probe_text = env_probe.to_string();
+    let env = [("STEWARD_PROBE_ADDR", env_probe_text.as_str())];
+    let mut process = service("service-tokio", &data, flag_probe, &env);
+    process.wait_for_line("listening on");
+    // The App's own probe server is on the environment's address. This
+    // example also serves the probes from its axum router on the flag's
+    // address (it sets no `probe_addr`): the variable does not move that one.
+    assert_eq!(health(env_probe)["status"], "pass");
+    assert_eq!(health(flag_probe)["status"], "pass");
+    process.signal("TERM");
+    let exit = process.wait_exit();
+    assert_eq!(exit.status.code(), Some(0), "{exit:#?}");
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+fn a_bad_variable_stops_the_start_naming_it(bin: &str) {
     let cases = [
         ("STEWARD_GRACE", "25", "a number needs a unit"),
         ("STEWARD_PRE_STOP", "1.5s", "whole numbers only"),
@@ -72,9 +102,9 @@ fn a_bad_variable_stops_the_start_naming_it() {
         ("STEWARD_SHOW_ERRORS", "maybe", "expected true or false"),
     ];
     for (var, value, why) in cases {
-        let data = data_dir("bad");
+        let data = data_dir(&format!("bad-{bin}"));
         let probe = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let mut process = service(&data, probe, &[(var, value)]);
+        let mut process = service(bin, &data, probe, &[(var, value)]);
         let exit = process.wait_exit();
         assert_eq!(exit.status.code(), Some(1), "{var}={value}: {exit:#?}");
         let named = format!("{var}={value:?}: {why}");
@@ -104,7 +134,7 @@ fn good_variables_override_the_flags_and_health_names_the_service() {
         ("STEWARD_SHOW_ERRORS", "true".to_owned()),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut process = service(&data, flag_probe, &env);
+    let mut process = service("service", &data, flag_probe, &env);
     process.wait_for_line("listening on");
 
     // The probes are on the environment's address, not the flag's.

@@ -9,6 +9,10 @@
 //! | `STEWARD_PROBE_ADDR` | [`Lifecycle::probe_addr`] | `IP:PORT` (`0.0.0.0:8080`, `[::1]:8080`) |
 //! | `STEWARD_SHOW_ERRORS` | [`Lifecycle::show_errors`] | `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off` |
 //!
+//! `STEWARD_PROBE_ADDR` sets the address of the App's own probe server
+//! (and starts it when the code set none); probes a service serves from a
+//! router of its own stay where the code put them.
+//!
 //! A duration is one or more whole numbers each with a unit, largest first:
 //! `ms`, `s`, `m`, `h` (`25s`, `500ms`, `1m30s`, `0s`). A bare number is
 //! refused: seconds or milliseconds would be a guess.
