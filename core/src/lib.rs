@@ -143,8 +143,20 @@
 //! # Ok::<(), steward_core::StartError>(())
 //! ```
 //!
+//! # Observability
+//!
+//! Every run of a named task, every run of a health check and every start and
+//! stop of a lifespan step is polled inside a `tracing` span, named `task`,
+//! `check` and `lifespan_step` (with a `phase` field, `start` or `stop`), each
+//! with a `name` field: the user's own log lines inside carry the name of the
+//! work they belong to. Unnamed work ([`Tasks::spawn`], [`Tasks::track`])
+//! gets no span of its own. steward's own lines (failures, restarts, health
+//! transitions, the report at exit) are unchanged.
+//!
 //! # Features
 //!
+//! - `metrics`: task, health-check, probe and lifecycle metrics through the
+//!   `metrics` facade; the names are in [`observe`]. Runtime-neutral.
 //! - `test-util`: `steward_core::testing`, a deterministic runtime with virtual
 //!   time, so that timeouts, periodic work and shutdown sequences are tested
 //!   in microseconds without sleeping.
@@ -180,6 +192,7 @@ pub mod health;
 pub mod http;
 mod lifespan;
 pub mod migrating;
+pub mod observe;
 mod periodic;
 pub mod probes;
 pub mod runtime;

@@ -190,6 +190,7 @@ impl Probes {
     /// See [`Probes`].
     #[must_use]
     pub fn new(health: Health, shutdown: Shutdown) -> Self {
+        crate::observe::phase(Phase::Starting);
         Self {
             inner: Arc::new(Inner {
                 health,
@@ -267,6 +268,7 @@ impl Probes {
         // Relaxed: as in `phase`.
         let from = Phase::from_usize(self.inner.phase.fetch_max(to as usize, Ordering::Relaxed));
         if from < to {
+            crate::observe::phase(to);
             self.inner.changed.notify(usize::MAX);
             tracing::info!(
                 from = from.as_str(),

@@ -162,6 +162,34 @@ impl App {
         Self(self.0.show_errors(show))
     }
 
+    /// The service's `version`, `releaseId`, `serviceId` and `description`
+    /// in the `/health` document; pass
+    /// [`service_info!()`](steward_core::service_info) for the package's own.
+    /// See [`Lifecycle::service_info`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let app = steward_tokio::App::new().service_info(steward_tokio::core::service_info!());
+    /// # drop(app);
+    /// ```
+    pub fn service_info(self, info: steward_core::http::ServiceInfo) -> Self {
+        Self(self.0.service_info(info))
+    }
+
+    /// Serves `/metrics` on the probe port with the text `render` returns,
+    /// such as a metrics exporter's. See [`Lifecycle::metrics`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let app = steward_tokio::App::new().metrics(|| "up 1\n".to_owned());
+    /// # drop(app);
+    /// ```
+    pub fn metrics(self, render: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        Self(self.0.metrics(render))
+    }
+
     /// The budget set with [`grace`](App::grace).
     ///
     /// # Examples

@@ -91,6 +91,7 @@
 //! ends the process with exit code 1 at `grace` + 750 ms.
 
 mod context;
+pub mod env;
 mod report;
 mod stderr;
 mod systemd;
@@ -105,17 +106,19 @@ use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use futures_lite::FutureExt as _;
 
-use crate::http::Endpoints;
+use crate::http::{Endpoints, ServiceInfo};
 use crate::runtime::RuntimeHandle;
 use crate::signal::SignalHandler;
 use crate::{Reason, Shutdown};
 
 pub use context::{Context, TASKS_CHECK};
+pub use env::EnvError;
 pub use report::{AppReport, Startup};
 
 use watchdog::Watchdog;
@@ -291,6 +294,8 @@ pub struct Lifecycle<P> {
     probe_addr: Option<SocketAddr>,
     signals: bool,
     show_errors: bool,
+    service: ServiceInfo,
+    metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
     platform: PhantomData<fn() -> P>,
 }
 
@@ -338,6 +343,8 @@ impl<P> Lifecycle<P> {
             probe_addr: None,
             signals: true,
             show_errors: false,
+            service: ServiceInfo::new(),
+            metrics: None,
             platform: PhantomData,
         }
     }
@@ -448,6 +455,41 @@ impl<P> Lifecycle<P> {
         self
     }
 
+    /// The service's `version`, `releaseId`, `serviceId` and `description`
+    /// in the `/health` document. None by default: a library cannot read
+    /// the application's `Cargo.toml`; pass
+    /// [`service_info!()`](crate::service_info) for the package's own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let app = steward_core::App::new().service_info(steward_core::service_info!());
+    /// # drop(app);
+    /// ```
+    #[must_use]
+    pub fn service_info(mut self, info: ServiceInfo) -> Self {
+        self.service = info;
+        self
+    }
+
+    /// Serves `/metrics` on the probe port with the text `render` returns
+    /// (see [`Endpoints::metrics`]): pass a metrics exporter's render
+    /// function, such as `metrics-exporter-prometheus`'s
+    /// `PrometheusHandle::render`. With the core's `metrics` feature, the
+    /// figures of [`observe`](crate::observe) are among them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let app = steward_core::App::new().metrics(|| "up 1\n".to_owned());
+    /// # drop(app);
+    /// ```
+    #[must_use]
+    pub fn metrics(mut self, render: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        self.metrics = Some(Arc::new(render));
+        self
+    }
+
     /// The budget set with [`Lifecycle::grace`].
     ///
     /// # Examples
@@ -490,7 +532,16 @@ impl<P> Lifecycle<P> {
     }
 
     fn endpoints(&self, cx: &Context) -> Endpoints {
-        Endpoints::new(cx.probes().clone()).show_errors(self.show_errors)
+        let endpoints = Endpoints::new(cx.probes().clone())
+            .show_errors(self.show_errors)
+            .service_info(self.service.clone());
+        match &self.metrics {
+            Some(render) => {
+                let render = Arc::clone(render);
+                endpoints.metrics(move || render())
+            }
+            None => endpoints,
+        }
     }
 
     /// The sequence itself: the one place where its rules are written.
@@ -537,6 +588,7 @@ impl<P> Lifecycle<P> {
         };
         match &startup {
             Startup::Done(took) => {
+                crate::observe::startup(*took);
                 cx.probes().set_running();
                 tracing::info!(took = ?took, "service ready");
                 phase("running");
@@ -582,7 +634,9 @@ impl<P> Lifecycle<P> {
                 None => sleep.await,
             }
         }
+        crate::observe::shutdown_phase("pre_stop", rt.now() - triggered_at);
         phase("stopping the tasks");
+        let tasks_began = rt.now();
         // A task whose thread is blocked costs up to `ABANDON_AFTER` more,
         // taken from the reserve (or past the budget, within `EXIT_SLACK`).
         let tasks = cx.tasks().shutdown(remaining(&rt, tasks_deadline)).await;
@@ -597,8 +651,11 @@ impl<P> Lifecycle<P> {
                 holders
             }
         };
+        crate::observe::shutdown_phase("tasks", rt.now() - tasks_began);
         phase("tearing the resources down");
+        let teardown_began = rt.now();
         let lifespan = cx.lifespan().teardown_until(deadline).await;
+        crate::observe::shutdown_phase("teardown", rt.now() - teardown_began);
         phase("reporting");
 
         // 4. Report.
@@ -697,8 +754,11 @@ impl<P: Platform> Lifecycle<P> {
     ///
     /// # Errors
     ///
-    /// When the runtime, the signal handlers or the probe listener cannot
-    /// be set up (nothing of the body has run then).
+    /// When a `STEWARD_*` variable is set to a value that does not parse
+    /// (an [`io::ErrorKind::InvalidInput`] error wrapping the [`EnvError`]
+    /// that names it; see [`mod@env`]), or when the runtime, the signal handlers
+    /// or the probe listener cannot be set up. Nothing of the body has run
+    /// then.
     ///
     /// # Examples
     ///
@@ -709,9 +769,13 @@ impl<P: Platform> Lifecycle<P> {
         Fut: Future<Output = Result<(), E>>,
         E: Into<Box<dyn Error + Send + Sync>>,
     {
+        // The environment first: a bad value stops everything before it starts.
+        let this = self
+            .from_env()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let platform = P::new()?;
         let shutdown = Shutdown::new();
-        let signals = if self.signals {
+        let signals = if this.signals {
             Some(platform.install_signals(&shutdown)?)
         } else {
             None
@@ -720,16 +784,16 @@ impl<P: Platform> Lifecycle<P> {
         let _routed = signals.clone().map(Routed);
         let mut cx = Context::new(platform.runtime(), shutdown.clone());
         let server_stop = Shutdown::new();
-        if let Some(addr) = self.probe_addr {
-            let bound = platform.serve_probes(addr, self.endpoints(&cx), server_stop.clone())?;
+        if let Some(addr) = this.probe_addr {
+            let bound = platform.serve_probes(addr, this.endpoints(&cx), server_stop.clone())?;
             tracing::info!(addr = %bound, "serving probes");
             cx.set_probe_addr(bound);
         }
-        systemd::start(&cx, self.grace, &server_stop);
-        let watchdog = Watchdog::spawn(self.grace, cx.tasks().clone(), shutdown)?;
-        let grace = self.grace;
+        systemd::start(&cx, this.grace, &server_stop);
+        let watchdog = Watchdog::spawn(this.grace, cx.tasks().clone(), shutdown)?;
+        let grace = this.grace;
         let (mut report, deadline) =
-            platform.block_on(self.sequence(cx, signals, Some(&watchdog), body));
+            platform.block_on(this.sequence(cx, signals, Some(&watchdog), body));
         server_stop.trigger(Reason::Requested);
         watchdog.phase("shutting the runtime down");
         let deadline = deadline.unwrap_or_else(|| Instant::now() + grace);
@@ -798,6 +862,7 @@ impl<P> fmt::Debug for Lifecycle<P> {
             .field("reserve", &self.reserve())
             .field("probe_addr", &self.probe_addr)
             .field("signals", &self.signals)
+            .field("service", &self.service)
             .finish_non_exhaustive()
     }
 }
@@ -805,6 +870,8 @@ impl<P> fmt::Debug for Lifecycle<P> {
 impl<P> Clone for Lifecycle<P> {
     fn clone(&self) -> Self {
         Self {
+            service: self.service.clone(),
+            metrics: self.metrics.clone(),
             platform: PhantomData,
             ..*self
         }

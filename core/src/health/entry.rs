@@ -21,6 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use event_listener::Event;
 use futures_lite::FutureExt;
+use tracing::Instrument;
 
 use super::check::DynCheck;
 use super::{Check, CheckOutcome, CheckResult, Refresh, Status};
@@ -159,16 +160,25 @@ impl Entry {
 
     async fn execute(&self) -> (CheckResult, Instant) {
         let start = self.rt.now();
-        let run = AssertUnwindSafe(Arc::clone(&self.check).run()).catch_unwind();
+        let span = tracing::info_span!("check", name = %self.name);
+        let run = AssertUnwindSafe(Arc::clone(&self.check).run())
+            .catch_unwind()
+            .instrument(span);
+        let mut timed_out = false;
         let outcome = match self.rt.timeout(self.timeout, run).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(panic)) => {
                 CheckOutcome::unhealthy(format!("panicked: {}", panic_message(&*panic)))
             }
-            Err(_) => CheckOutcome::unhealthy(format!("timed out after {:?}", self.timeout)),
+            Err(_) => {
+                timed_out = true;
+                CheckOutcome::unhealthy(format!("timed out after {:?}", self.timeout))
+            }
         };
         let end = self.rt.now();
         let (status, error, details) = outcome.into_parts();
+        let took = end.saturating_duration_since(start);
+        crate::observe::check_ran(&self.name, status, took, timed_out);
         let result = CheckResult {
             name: Arc::clone(&self.name),
             critical: self.critical,

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::ServiceInfo;
 use crate::health::{Report, Status};
 
 /// The media type of the document.
@@ -20,10 +21,14 @@ fn word(status: Status) -> &'static str {
 
 /// The document of `report`. Each check is keyed `"<name>:responseTime"`
 /// with one measurement: its latency in milliseconds, the time it was taken,
-/// and (only with `show_errors`) its error or details as `output`.
-pub(super) fn document(report: &Report, show_errors: bool) -> String {
+/// and (only with `show_errors`) its error or details as `output`. The
+/// service's own fields that are set come after `status`.
+pub(super) fn document(report: &Report, service: &ServiceInfo, show_errors: bool) -> String {
     let mut out = String::from("{\n");
     let _ = writeln!(out, "  \"status\": \"{}\",", word(report.status()));
+    for (key, value) in service.fields() {
+        let _ = writeln!(out, "  \"{key}\": {},", string(value));
+    }
     out.push_str("  \"checks\": {");
     for (i, check) in report.checks().iter().enumerate() {
         out.push_str(if i == 0 { "\n" } else { ",\n" });

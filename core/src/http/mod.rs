@@ -12,6 +12,7 @@
 //! | `?exclude=<name>` (repeatable) | the check is left out and listed as `[+]<name> excluded: ok`; an unknown name adds a `warn:` line |
 //! | `GET /health`, or any probe path with `Accept: application/health+json` | the IETF `application/health+json` document |
 //! | `HEAD` on any of these | the same status and headers, no body |
+//! | `GET /metrics`, only when [`Endpoints::metrics`] is set | 200 and the text it renders (Prometheus' text format) |
 //! | another method on these paths | 405, `Allow: GET, HEAD` |
 //! | another path | 404 |
 //! | a request body | 400 |
@@ -31,7 +32,10 @@
 
 mod json;
 mod parse;
+mod service;
 mod text;
+
+pub use service::ServiceInfo;
 
 use std::fmt;
 use std::future::Future;
@@ -94,7 +98,22 @@ struct Options {
     show_errors: bool,
     fail_when_degraded: bool,
     max_target_len: usize,
+    service: ServiceInfo,
+    metrics: Option<Render>,
 }
+
+/// Renders the `/metrics` page.
+#[derive(Clone)]
+struct Render(Arc<dyn Fn() -> String + Send + Sync>);
+
+impl fmt::Debug for Render {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Render(..)")
+    }
+}
+
+/// The content type of `/metrics`: Prometheus' text exposition format.
+const METRICS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 impl Endpoints {
     /// The endpoints of `probes`, with error texts withheld, degraded
@@ -111,6 +130,8 @@ impl Endpoints {
                 show_errors: false,
                 fail_when_degraded: false,
                 max_target_len: DEFAULT_MAX_TARGET_LEN,
+                service: ServiceInfo::new(),
+                metrics: None,
             }),
         }
     }
@@ -198,6 +219,61 @@ impl Endpoints {
         self
     }
 
+    /// The service's `version`, `releaseId`, `serviceId` and `description`
+    /// in the `application/health+json` document (none by default; see
+    /// [`service_info!`](crate::service_info)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "test-util")] {
+    /// use steward_core::http::{Endpoints, Request, ServiceInfo};
+    ///
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let health = steward_core::health::Health::new(rt.handle());
+    /// let probes = steward_core::probes::Probes::new(health, steward_core::Shutdown::new());
+    /// let info = ServiceInfo::new().service_id("billing").release_id("2.4.1");
+    /// let endpoints = Endpoints::new(probes).service_info(info);
+    /// let doc = rt.block_on(endpoints.respond(&Request::get("/health")));
+    /// assert!(doc.body().contains("\"releaseId\": \"2.4.1\""), "{}", doc.body());
+    /// assert!(doc.body().contains("\"serviceId\": \"billing\""), "{}", doc.body());
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn service_info(mut self, info: ServiceInfo) -> Self {
+        Arc::make_mut(&mut self.options).service = info;
+        self
+    }
+
+    /// Serves `GET /metrics` (and `HEAD`) with the text `render` returns,
+    /// as Prometheus' text format: the hook for any metrics exporter's
+    /// handle (such as `metrics-exporter-prometheus`'s
+    /// `PrometheusHandle::render`), so the probe port also serves metrics
+    /// without steward depending on an exporter. Without it `/metrics` is
+    /// 404. `render` runs on the server's task: it should be quick.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "test-util")] {
+    /// use steward_core::http::{Endpoints, Request};
+    ///
+    /// let rt = steward_core::testing::TestRuntime::new();
+    /// let health = steward_core::health::Health::new(rt.handle());
+    /// let probes = steward_core::probes::Probes::new(health, steward_core::Shutdown::new());
+    /// let endpoints = Endpoints::new(probes);
+    /// assert_eq!(rt.block_on(endpoints.respond(&Request::get("/metrics"))).status(), 404);
+    /// let endpoints = endpoints.metrics(|| "up 1\n".to_owned());
+    /// let page = rt.block_on(endpoints.respond(&Request::get("/metrics")));
+    /// assert_eq!((page.status(), page.body()), (200, "up 1\n"));
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn metrics(mut self, render: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        Arc::make_mut(&mut self.options).metrics = Some(Render(Arc::new(render)));
+        self
+    }
+
     /// The probes served.
     ///
     /// # Examples
@@ -243,9 +319,11 @@ impl Endpoints {
             .target
             .split_once('?')
             .unwrap_or((request.target, ""));
-        let Some(route) = parse::route(path) else {
+        let metrics = self.options.metrics.as_ref().filter(|_| path == "/metrics");
+        let route = parse::route(path);
+        if route.is_none() && metrics.is_none() {
             return immediate(answer(404, "404 page not found\n"));
-        };
+        }
         if request.method != "GET" && !head {
             let mut response = answer(405, "method not allowed\n");
             response.headers.push(("allow", "GET, HEAD".to_owned()));
@@ -254,8 +332,14 @@ impl Endpoints {
         if request.has_body {
             return immediate(answer(400, "probes take no request body\n"));
         }
+        if let (Some(render), None) = (metrics, &route) {
+            return immediate(Response::new(200, METRICS_TEXT, (render.0)(), head));
+        }
         let Some(query) = parse::query(query) else {
             return immediate(answer(400, "malformed query\n"));
+        };
+        let Some(route) = route else {
+            return immediate(answer(404, "404 page not found\n")); // not reached: see above
         };
         let (probe, name, json) = match route {
             Route::Document => (Probe::All, None, true),
@@ -286,8 +370,9 @@ impl Endpoints {
                     Status::Unhealthy => false,
                 };
                 let status = if passed { 200 } else { 503 };
+                crate::observe::probe_answered(probe.endpoint(), status);
                 let mut response = if json {
-                    let body = json::document(&report, options.show_errors);
+                    let body = json::document(&report, &options.service, options.show_errors);
                     Response::new(status, json::MEDIA_TYPE, body, head)
                 } else {
                     let body = text::body(
@@ -312,6 +397,7 @@ impl fmt::Debug for Endpoints {
             .field("show_errors", &self.options.show_errors)
             .field("fail_when_degraded", &self.options.fail_when_degraded)
             .field("max_target_len", &self.options.max_target_len)
+            .field("service", &self.options.service)
             .finish_non_exhaustive()
     }
 }

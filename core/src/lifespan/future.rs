@@ -59,6 +59,8 @@ pin_project! {
         triggered: TriggeredOwned,
         timer: Option<Sleep>,
         began: Option<Instant>,
+        // Entered around each poll of `future`: the user's log lines carry the step's name.
+        span: tracing::Span,
     }
 }
 
@@ -72,6 +74,7 @@ impl<F, S> Start<F, S> {
         stop_timeout: Duration,
     ) -> Self {
         let triggered = lifespan.shutdown().clone().triggered_owned();
+        let span = tracing::info_span!("lifespan_step", name = %name, phase = "start");
         Self {
             future,
             lifespan,
@@ -82,6 +85,7 @@ impl<F, S> Start<F, S> {
             triggered,
             timer: None,
             began: None,
+            span,
         }
     }
 
@@ -176,7 +180,11 @@ where
         }
 
         let mut future = this.future;
-        match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+        let polled = {
+            let _entered = this.span.enter();
+            catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)))
+        };
+        match polled {
             Ok(Poll::Pending) => {}
             Ok(Poll::Ready(Ok(resource))) => {
                 let stop = this.stop.take().expect("checked above");

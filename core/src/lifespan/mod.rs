@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use event_listener::Event;
 use futures_lite::FutureExt;
+use tracing::Instrument;
 
 use crate::runtime::{BoxFuture, RuntimeHandle};
 use crate::sync::{lock, Mutex};
@@ -697,10 +698,14 @@ async fn stop_one(rt: &RuntimeHandle, entry: Entry, deadline: Option<Instant>) -
         timeout = timeout.min(deadline.saturating_duration_since(began));
     }
     let stop = entry.stop;
-    let outcome = match catch_unwind(AssertUnwindSafe(stop)) {
+    let span = tracing::info_span!("lifespan_step", name = %entry.name, phase = "stop");
+    let outcome = match span.in_scope(|| catch_unwind(AssertUnwindSafe(stop))) {
         Err(panic) => StepOutcome::Panicked(panic_message(&*panic)),
         Ok(fut) => match rt
-            .timeout(timeout, AssertUnwindSafe(fut).catch_unwind())
+            .timeout(
+                timeout,
+                AssertUnwindSafe(fut).catch_unwind().instrument(span),
+            )
             .await
         {
             Ok(Ok(Ok(()))) => StepOutcome::Completed,
@@ -719,6 +724,11 @@ fn record(log: &Log, step: StepReport) {
         StepOutcome::Panicked(_) => tracing::error!("{step}"),
         _ => tracing::warn!("{step}"),
     }
+    let phase = match step.phase {
+        StepPhase::Start => "start",
+        StepPhase::Stop => "stop",
+    };
+    crate::observe::lifespan_step(&step.name, phase, step.duration);
     lock(log).push(step);
 }
 

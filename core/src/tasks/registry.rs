@@ -37,6 +37,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use event_listener::{Event, EventListener};
+use tracing::Instrument;
 
 use super::catch::{panic_message, AbortCell, CatchUnwind};
 use super::report::{Exit, TaskReport};
@@ -158,6 +159,7 @@ impl Inner {
         );
         drop(named);
         drop(previous);
+        crate::observe::task_started(&control.name);
         Ok(control)
     }
 
@@ -336,6 +338,7 @@ impl Inner {
             // the same task.
             restarts: u32::try_from(control.restarts.load(Ordering::Relaxed)).unwrap_or(u32::MAX),
         };
+        crate::observe::task_ended(&control.name, &report.exit);
         *lock(&control.end) = Some(report);
         control.ended.notify(usize::MAX);
     }
@@ -370,6 +373,7 @@ impl Control {
     pub(crate) fn count_restart(&self) {
         // Relaxed: read by the same task when it ends.
         self.restarts.fetch_add(1, Ordering::Relaxed);
+        crate::observe::task_restarted(&self.name);
     }
 
     /// Waits for the task's report.
@@ -443,14 +447,18 @@ impl Drop for Token {
     }
 }
 
-/// Runs one attempt of a named task: the user's future with its panics
-/// caught, classified as an [`Exit`] and reported when it failed.
+/// Runs one attempt of a named task: the user's future, inside a `task`
+/// span with a `name` field, with its panics caught, classified as an
+/// [`Exit`] and reported when it failed.
 pub(crate) async fn attempt<Fut>(inner: &Inner, control: &Control, future: Fut) -> Exit
 where
     Fut: Future,
     Fut::Output: TaskOutput,
 {
-    let exit = match CatchUnwind::new(future).await {
+    // The user's log lines inside the task carry its name (the crate docs'
+    // `# Observability`).
+    let span = tracing::info_span!("task", name = %control.name);
+    let exit = match CatchUnwind::new(future).instrument(span).await {
         Ok(out) => match out.into_result() {
             Ok(()) if control.stop.is_triggered() => Exit::Stopped,
             Ok(()) => Exit::Completed,

@@ -24,8 +24,13 @@
 //! cargo run -p steward-examples --bin service
 //! printf 'resize photo 1\nresize photo 2\n' | nc -q1 127.0.0.1 7070
 //! curl -i 'localhost:8080/readyz?verbose'
+//! curl localhost:8080/metrics
 //! kill -TERM "$(pgrep -x service)"
 //! ```
+//!
+//! `STEWARD_GRACE`, `STEWARD_PRE_STOP`, `STEWARD_PROBE_ADDR` and
+//! `STEWARD_SHOW_ERRORS` override the flags (see `steward_core::app::env`);
+//! `/health` names the service from this package's `Cargo.toml`.
 //!
 //! The job logic is runtime-neutral, in `steward_examples::jobs`; this file
 //! adds what is smol's: the TCP listener and the `App`.
@@ -34,6 +39,7 @@ use std::error::Error;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use metrics_exporter_prometheus::PrometheusBuilder;
 use smol::net::TcpListener;
 use steward_examples::jobs::{self, Jobs, Options, UsageError};
 use steward_smol::App;
@@ -51,7 +57,20 @@ fn main() -> ExitCode {
         Ok((_, rest)) => return usage(&UsageError::Invalid(format!("unknown flag {}", rest[0].0))),
         Err(e) => return usage(&e),
     };
-    let app = App::from(options.configure(App::new().into())).probe_addr(options.probe_addr);
+    // steward's metrics (and any of the service's own) in Prometheus' text
+    // format at `/metrics` on the probe port.
+    let prometheus = match PrometheusBuilder::new().install_recorder() {
+        Ok(handle) => handle,
+        Err(e) => {
+            eprintln!("service: metrics: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let app = App::from(options.configure(App::new().into()))
+        .probe_addr(options.probe_addr)
+        .metrics(move || prometheus.render())
+        // `serviceId`, `version`, `releaseId`, `description` in `/health`.
+        .service_info(steward_core::service_info!());
 
     app.run(|cx| async move {
         jobs::register_watchdog(&cx)?;
