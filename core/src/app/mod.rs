@@ -90,6 +90,7 @@
 //! armed at the trigger prints what is still running, flushes stderr and
 //! ends the process with exit code 1 at `grace` + 750 ms.
 
+mod adapter;
 mod context;
 pub mod env;
 mod report;
