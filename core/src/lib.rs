@@ -168,6 +168,7 @@
 //! - `steward-tokio`: a tokio runtime, `tokio::time`, `tokio::signal`, the
 //!   probe server on hyper-util, an axum router, `steward_tokio::App`.
 //! - `steward-hyper`: the probe endpoints as a runtime-neutral hyper 1 service.
+//! - `steward-tonic`: `grpc.health.v1` served from the probes, on tokio.
 //!
 //! Each implements [`runtime::Runtime`], the three-method contract (spawn,
 //! sleep, now) that is all steward asks of a runtime, and

@@ -27,7 +27,7 @@ use steward_hyper::{ProbeService, Serve};
 use crate::ProbeServer;
 
 /// The probe paths.
-const PATHS: [&str; 9] = [
+const PATHS: [&str; 10] = [
     "/livez",
     "/livez/{name}",
     "/readyz",
@@ -37,6 +37,7 @@ const PATHS: [&str; 9] = [
     "/healthz",
     "/healthz/{name}",
     "/health",
+    "/metrics",
 ];
 
 /// A router answering the probe paths exactly as the probe server does
@@ -202,7 +203,7 @@ mod tests {
         probes.set_running();
         let app: Router = Router::new()
             .route("/", axum::routing::get(|| async { "app" }))
-            .merge(router(Endpoints::new(probes)));
+            .merge(router(Endpoints::new(probes.clone())));
 
         let (status, headers, body) = send(&app, Method::GET, "/livez").await;
         assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
@@ -233,5 +234,13 @@ mod tests {
 
         let (status, _, body) = send(&app, Method::GET, "/").await;
         assert_eq!((status, body.as_str()), (StatusCode::OK, "app"));
+
+        // `/metrics`: 404 without a render function, its text with one.
+        let (status, _, _) = send(&app, Method::GET, "/metrics").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let with_metrics: Router =
+            router(Endpoints::new(probes).metrics(|| "steward_up 1\n".to_owned()));
+        let (status, _, body) = send(&with_metrics, Method::GET, "/metrics").await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "steward_up 1\n"));
     }
 }

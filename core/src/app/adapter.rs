@@ -26,8 +26,10 @@ macro_rules! __adapter_app {
         ///
         /// The settings are a builder ([`grace`](App::grace),
         /// [`pre_stop`](App::pre_stop), [`teardown_reserve`](App::teardown_reserve),
-        /// [`probe_addr`](App::probe_addr),
-        /// [`signals`](App::signals), [`show_errors`](App::show_errors)); then
+        /// [`probe_addr`](App::probe_addr), [`signals`](App::signals),
+        /// [`show_errors`](App::show_errors), [`service_info`](App::service_info),
+        /// [`metrics`](App::metrics); the environment's `STEWARD_*` variables
+        /// over them: [`from_env`](App::from_env)); then
         /// [`run`](App::run) runs the whole sequence drawn in
         #[doc = concat!(" [`steward_core::app`] on the ", "[`", stringify!($platform), "`]", " platform. Each method forwards to")]
         #[doc = concat!(" [`", "Lifecycle<", stringify!($platform), ">", "`](steward_core::app::Lifecycle), which it converts to and from.")]
@@ -193,7 +195,7 @@ macro_rules! __adapter_app {
             #[doc = concat!(" let app = ", $krate, "::App::new().metrics(|| \"up 1\\n\".to_owned());")]
             /// # drop(app);
             /// ```
-            pub fn metrics(self, render: impl Fn() -> String + Send + Sync + 'static) -> Self {
+            pub fn metrics(self, render: impl ::std::ops::Fn() -> ::std::string::String + ::std::marker::Send + ::std::marker::Sync + 'static) -> Self {
                 Self(self.0.metrics(render))
             }
 
@@ -236,7 +238,7 @@ macro_rules! __adapter_app {
             /// ```
             pub fn from_vars(
                 self,
-                lookup: impl FnMut(&str) -> ::std::option::Option<::std::ffi::OsString>,
+                lookup: impl ::std::ops::FnMut(&str) -> ::std::option::Option<::std::ffi::OsString>,
             ) -> ::std::result::Result<Self, $crate::app::EnvError> {
                 self.0.from_vars(lookup).map(Self)
             }
@@ -253,17 +255,21 @@ macro_rules! __adapter_app {
 
             #[doc = concat!(" Runs the service: builds ", $builds, ", installs the signal")]
             /// handlers, serves the probes, runs `body` as the startup, then waits
-            /// for the trigger and drains; prints the report and returns the exit
-            /// code for `main` to return (0 clean, 1 failed or aborted, 128 + n
-            /// after a second signal). See [`Lifecycle::run`](steward_core::app::Lifecycle::run).
+            /// for the trigger and drains; logs the report (on stderr when no
+            /// `tracing` subscriber is set) and returns the exit code for `main` to
+            /// return (0 clean, 1 failed or aborted, 128 + n after a second
+            /// signal). The `STEWARD_*` variables are applied first
+            /// ([`from_env`](App::from_env)): a bad value exits 1 before anything
+            /// starts. Under systemd (`NOTIFY_SOCKET` set) it tells systemd where
+            /// the service is. See [`Lifecycle::run`](steward_core::app::Lifecycle::run).
             ///
             /// # Examples
             ///
             /// See [`App`].
             pub fn run<B, Fut, E>(self, body: B) -> ::std::process::ExitCode
             where
-                B: FnOnce($crate::Context) -> Fut,
-                Fut: ::std::future::Future<Output = Result<(), E>>,
+                B: ::std::ops::FnOnce($crate::Context) -> Fut,
+                Fut: ::std::future::Future<Output = ::std::result::Result<(), E>>,
                 E: ::std::convert::Into<::std::boxed::Box<dyn ::std::error::Error + ::std::marker::Send + ::std::marker::Sync>>,
             {
                 self.0.run(body)
@@ -274,7 +280,10 @@ macro_rules! __adapter_app {
             ///
             /// # Errors
             ///
-            #[doc = concat!(" When ", $setup, ", the signal handlers or the probe listener cannot")]
+            /// When a `STEWARD_*` variable does not parse (an
+            /// [`InvalidInput`](std::io::ErrorKind::InvalidInput) error wrapping the
+            /// [`EnvError`](steward_core::app::EnvError)), or
+            #[doc = concat!(" when ", $setup, ", the signal handlers or the probe listener cannot")]
             /// be set up (nothing of the body has run then).
             ///
             /// # Examples
@@ -292,8 +301,8 @@ macro_rules! __adapter_app {
             /// ```
             pub fn try_run<B, Fut, E>(self, body: B) -> ::std::io::Result<$crate::AppReport>
             where
-                B: FnOnce($crate::Context) -> Fut,
-                Fut: ::std::future::Future<Output = Result<(), E>>,
+                B: ::std::ops::FnOnce($crate::Context) -> Fut,
+                Fut: ::std::future::Future<Output = ::std::result::Result<(), E>>,
                 E: ::std::convert::Into<::std::boxed::Box<dyn ::std::error::Error + ::std::marker::Send + ::std::marker::Sync>>,
             {
                 self.0.try_run(body)

@@ -33,9 +33,10 @@
 //! - The **grace** is one deadline for everything after the trigger: the
 //!   pre-stop delay comes out of it, not on top of it.
 //! - The **teardown reserve**, a fifth of the grace, is kept for the
-//!   lifespan's teardown: the tasks' deadline is the grace minus the
-//!   reserve, when a task still running is aborted, so that a stuck task
-//!   cannot take the time the resources need to close.
+//!   lifespan's teardown when the lifespan holds a resource at the trigger
+//!   (otherwise the tasks may use the whole grace): the tasks' deadline is
+//!   the grace minus the reserve, when a task still running is aborted, so
+//!   that a stuck task cannot take the time the resources need to close.
 //! - The report is printed and the process exits within the grace, plus a
 //!   slack of at most 1 s for the runtime to wind down; under Kubernetes'
 //!   default `terminationGracePeriodSeconds` of 30 s, the default 25 s
@@ -43,6 +44,13 @@
 //!
 //! The steps:
 //!
+//! 0. **Set-up** ([`Lifecycle::run`] only). The `STEWARD_*` variables of
+//!    [the environment](mod@env) override the code's settings (a bad value:
+//!    exit 1, nothing started); the runtime, the signal handlers and the
+//!    probe server are set up; under systemd (`NOTIFY_SOCKET` set) the
+//!    service's notifications start (`STATUS=starting`, then `READY=1`,
+//!    `STOPPING=1`, the drain's `STATUS=` and `EXTEND_TIMEOUT_USEC=`, and
+//!    `WATCHDOG=1` while the live checks pass).
 //! 1. **Starting.** The probe server (if an address is set) answers at once:
 //!    `/livez` 200, `/readyz` and `/startupz` 503. The body runs: it starts
 //!    resources on the [`Lifespan`](crate::Lifespan), tasks on the
@@ -69,10 +77,11 @@
 //! 4. **Report.** Every task, guard and resource, how it ended and how long
 //!    it took, logged through `tracing` (on stderr when no subscriber is
 //!    set: see [`Lifecycle::run`]) and returned as an [`AppReport`],
-//!    whose [`exit_code`](AppReport::exit_code) follows DESIGN.md: 0 when all
+//!    whose [`exit_code`](AppReport::exit_code) is 0 when all
 //!    ended in time, 1 when startup failed, a task failed, was aborted, ended
-//!    past its grace or was abandoned, a guard was still held, a teardown
-//!    step failed or timed out, or a task's failure brought the service down.
+//!    past its grace or was abandoned, a guard was still held, the runtime
+//!    left threads behind, a teardown step failed or timed out, or a task's
+//!    failure brought the service down.
 //!    A second signal exits at once with 128 + its number.
 //!
 //! # The budget is a deadline

@@ -201,7 +201,7 @@ impl AppReport {
         self.took
     }
 
-    /// The exit code that DESIGN.md fixes: 0 after a clean shutdown (an
+    /// The exit code, fixed for scripts and orchestrators: 0 after a clean shutdown (an
     /// interrupted startup included); 1 when startup failed, a task failed,
     /// was aborted, ended past its grace or was abandoned, a guard was still
     /// held, the runtime left threads behind, a resource failed to stop, or

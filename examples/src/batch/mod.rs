@@ -1,5 +1,5 @@
 //! A batching writer, as a library author would ship it: written against
-//! `steward` alone, so it runs on whatever runtime the application picked.
+//! `steward-core` alone, so it runs on whatever runtime the application picked.
 //!
 //! The application pushes items; the [`Batcher`] writes them to its [`Sink`]
 //! in batches, in order, every `interval`. It never names a runtime: it takes

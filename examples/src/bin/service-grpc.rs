@@ -16,10 +16,11 @@
 //! the `Watch` streams end, the server closes, the report is printed, exit 0.
 //!
 //! ```text
-//! cargo run -p steward-examples --bin service-grpc
+//! cargo build -p steward-examples --bin service-grpc
+//! ./target/debug/service-grpc &                 # job %1 of this shell
 //! grpcurl -plaintext -d '{"service": ""}' 127.0.0.1:50051 grpc.health.v1.Health/Watch
 //! grpc_health_probe -addr 127.0.0.1:50051 -service work
-//! kill -TERM "$(pgrep -x service-grpc)"
+//! kill -TERM %1; wait %1
 //! ```
 
 use std::error::Error;

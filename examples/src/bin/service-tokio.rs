@@ -15,6 +15,11 @@
 //! `--postgres-url`, Redis (`PING`) and PostgreSQL (`SELECT 1`) are checked
 //! too, as critical readiness checks: readiness fails while either is down.
 //!
+//! `STEWARD_GRACE`, `STEWARD_PRE_STOP` and `STEWARD_SHOW_ERRORS` override
+//! the flags (see `steward_core::app::env`). `STEWARD_PROBE_ADDR` starts the
+//! App's own probe server on that address, beside the axum router on
+//! `--probe-addr`: give it another port (the same one fails to bind).
+//!
 //! ```text
 //! cargo run -p steward-examples --bin service-tokio -- --redis-url redis://127.0.0.1:6379
 //! curl -i 'localhost:8080/readyz?verbose'

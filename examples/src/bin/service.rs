@@ -21,11 +21,13 @@
 //! the next start: none lost, none done twice.
 //!
 //! ```text
-//! cargo run -p steward-examples --bin service
-//! printf 'resize photo 1\nresize photo 2\n' | nc -q1 127.0.0.1 7070
+//! cargo build -p steward-examples --bin service
+//! ./target/debug/service &                       # job %1 of this shell
+//! exec 3<>/dev/tcp/127.0.0.1/7070; printf 'resize photo 1\nresize photo 2\n' >&3
+//! head -n 2 <&3; exec 3>&-                       # ok 1, ok 2
 //! curl -i 'localhost:8080/readyz?verbose'
 //! curl localhost:8080/metrics
-//! kill -TERM "$(pgrep -x service)"
+//! kill -TERM %1; wait %1
 //! ```
 //!
 //! `STEWARD_GRACE`, `STEWARD_PRE_STOP`, `STEWARD_PROBE_ADDR` and

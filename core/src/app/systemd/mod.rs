@@ -23,11 +23,11 @@
 //!
 //! # Where the socket lives
 //!
-//! STYLE.md keeps platform code in the adapters. The socket here is the
+//! Platform code belongs in the adapters. The socket here is the
 //! exception, in one small std-only file ([`unix`]): a Unix datagram socket
 //! of std, written once, needs no runtime, and would otherwise be the same
-//! code twice (in `steward-smol` and `steward-tokio`), which STYLE.md also
-//! forbids. On other systems the notifier is off. The protocol (what to
+//! code twice (in `steward-smol` and `steward-tokio`): code the two adapters
+//! would share belongs in the core. On other systems the notifier is off. The protocol (what to
 //! send when) is this file, runtime-neutral and tested on virtual time.
 
 #[cfg(unix)]
