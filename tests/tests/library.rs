@@ -205,7 +205,10 @@ conformance!(final_flush_when_the_app_stops, |env| async move {
     let log = sink.log();
     assert_eq!(log.len(), 1, "one final batch: {log:?}");
     assert_eq!((&log[0].items[..], log[0].ok), (&[1, 2, 3, 4, 5][..], true));
-    assert!(report.took() >= ms(30), "{report}");
+    // On real time the batcher's flush may begin before the App reads its
+    // trigger instant (another worker wakes first), so `took` can be a
+    // little under the flush's 30 ms: the order is proven by the flush being
+    // in the log when `serve` returns, the time exactly on virtual time.
     if env.is_virtual() {
         assert_eq!((log[0].at, report.took()), (ms(30), ms(30)));
     }
