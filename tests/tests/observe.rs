@@ -98,6 +98,7 @@ fn a_bad_variable_stops_the_start_naming_it(bin: &str) {
     let cases = [
         ("STEWARD_GRACE", "25", "a number needs a unit"),
         ("STEWARD_PRE_STOP", "1.5s", "whole numbers only"),
+        ("STEWARD_PRE_STOP", "", "empty; expected a duration"),
         ("STEWARD_PROBE_ADDR", "localhost:8080", "expected IP:PORT"),
         ("STEWARD_SHOW_ERRORS", "maybe", "expected true or false"),
     ];

@@ -1,8 +1,10 @@
 //! Termination signals on smol: SIGTERM and SIGINT (Ctrl-C on Windows).
 //!
 //! The rule (first signal drains, second forces the exit with `128 + n`) is
-//! steward's [`SignalHandler`]; this module only receives the signals and
-//! hands each to it.
+//! steward's [`SignalHandler`], and so is the rule of the process (one
+//! listener, whichever adapter installs first; signals routed to the last
+//! install: [`install_with`]); this module only starts this runtime's
+//! listener, which receives the signals and hands each on.
 //!
 //! The source is [`async_signal`], smol's own signal crate, rather than
 //! signal-hook directly: it is built on signal-hook's registry on unix, it is
@@ -14,7 +16,6 @@
 mod windows;
 
 use std::io;
-use std::sync::{Mutex, PoisonError};
 
 #[cfg(unix)]
 use async_signal::{Signal, Signals};
@@ -22,7 +23,7 @@ use async_signal::{Signal, Signals};
 use smol::stream::StreamExt;
 #[cfg(unix)]
 use steward_core::signal::deliver_routed;
-use steward_core::signal::SignalHandler;
+use steward_core::signal::{install_with, SignalHandler};
 use steward_core::Shutdown;
 #[cfg(windows)]
 use windows::listen;
@@ -46,12 +47,15 @@ const LISTENED: &[Signal] = &[Signal::Term, Signal::Int];
 /// themselves. Call it before announcing readiness. It needs no running
 /// executor: it may be called before `smol::block_on`.
 ///
-/// Signals belong to the process: the first call starts one listener, a
-/// dedicated thread (named `steward-signals`, driving async-io with its own
-/// `block_on`), which lives until the process exits; every call
-/// [routes](SignalHandler::route) it to the new handler, so a second service
-/// in the same process drains on its first signal and no thread is added per
-/// call. The thread is not an executor's: a second signal is the way out of
+/// Signals belong to the process, and so does steward's one listener
+/// ([`install_with`]): the first install in the process, this adapter's or
+/// `steward-tokio`'s, starts it, and every install
+/// [routes](SignalHandler::route) it to the new handler. So a second service
+/// in the same process drains on its first signal, no thread is added per
+/// call, and a program that uses both adapters receives each signal once.
+/// This adapter's listener is a dedicated thread (named `steward-signals`,
+/// driving async-io with its own `block_on`), which lives until the process
+/// exits. The thread is not an executor's: a second signal is the way out of
 /// a drain that is stuck, and a drain is often stuck because a task blocks
 /// the executor's threads.
 ///
@@ -78,24 +82,11 @@ const LISTENED: &[Signal] = &[Signal::Term, Signal::Int];
 /// # }
 /// ```
 pub fn install(shutdown: &Shutdown) -> io::Result<SignalHandler> {
-    static LISTENING: Mutex<bool> = Mutex::new(false);
-    let handler = SignalHandler::new(shutdown);
-    // Routed first: a signal that arrives once the listener runs finds it.
-    handler.route();
-    let mut listening = LISTENING.lock().unwrap_or_else(PoisonError::into_inner);
-    if !*listening {
-        if let Err(e) = listen() {
-            drop(listening);
-            handler.unroute();
-            return Err(e);
-        }
-        *listening = true;
-    }
-    Ok(handler)
+    install_with(shutdown, listen)
 }
 
 /// Starts the process's one listener, which hands every signal to
-/// [`deliver_routed`].
+/// [`deliver_routed`]; [`install_with`] calls it once a process.
 #[cfg(unix)]
 fn listen() -> io::Result<()> {
     // Registered here, so that the signals are caught once this returns.

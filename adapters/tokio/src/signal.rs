@@ -3,8 +3,10 @@
 //! `tokio::signal`.
 //!
 //! The rule (first signal drains, second forces the exit with `128 + n`) is
-//! steward's [`SignalHandler`]; this module only receives the signals and
-//! hands each to it.
+//! steward's [`SignalHandler`], and so is the rule of the process (one
+//! listener, whichever adapter installs first; signals routed to the last
+//! install: [`install_with`]); this module only starts this runtime's
+//! listener, which receives the signals and hands each on.
 
 #[cfg(unix)]
 mod unix;
@@ -16,9 +18,8 @@ mod windows;
 use windows as sys;
 
 use std::io;
-use std::sync::{Mutex, PoisonError};
 
-use steward_core::signal::{deliver_routed, SignalHandler};
+use steward_core::signal::{deliver_routed, install_with, SignalHandler};
 use steward_core::Shutdown;
 
 /// Listens for SIGTERM and SIGINT (Windows: Ctrl-C as SIGINT; Ctrl-Break,
@@ -36,12 +37,15 @@ use steward_core::Shutdown;
 /// themselves. Call it before announcing readiness. It may be called inside
 /// or outside a tokio runtime.
 ///
-/// Signals belong to the process: the first call starts one listener, a
-/// dedicated thread running a small current-thread tokio runtime of its
-/// own, which lives until the process exits; every call
-/// [routes](SignalHandler::route) it to the new handler, so a second service
-/// in the same process drains on its first signal and no thread is added per
-/// call. The listener is not on the application's runtime: a second signal
+/// Signals belong to the process, and so does steward's one listener
+/// ([`install_with`]): the first install in the process, this adapter's or
+/// `steward-smol`'s, starts it, and every install
+/// [routes](SignalHandler::route) it to the new handler. So a second service
+/// in the same process drains on its first signal, no thread is added per
+/// call, and a program that uses both adapters receives each signal once.
+/// This adapter's listener is a dedicated thread running a small
+/// current-thread tokio runtime of its own, which lives until the process
+/// exits. The listener is not on the application's runtime: a second signal
 /// is the way out of a drain that is stuck, and a drain is often stuck
 /// because tasks block the runtime's threads (on a current-thread runtime,
 /// one such task is enough). tokio's signal registry is process-wide, so no
@@ -69,24 +73,11 @@ use steward_core::Shutdown;
 /// }
 /// ```
 pub fn install(shutdown: &Shutdown) -> io::Result<SignalHandler> {
-    static LISTENING: Mutex<bool> = Mutex::new(false);
-    let handler = SignalHandler::new(shutdown);
-    // Routed first: a signal that arrives once the listener runs finds it.
-    handler.route();
-    let mut listening = LISTENING.lock().unwrap_or_else(PoisonError::into_inner);
-    if !*listening {
-        if let Err(e) = listen() {
-            drop(listening);
-            handler.unroute();
-            return Err(e);
-        }
-        *listening = true;
-    }
-    Ok(handler)
+    install_with(shutdown, listen)
 }
 
 /// Starts the process's one listener, which hands every signal to
-/// [`deliver_routed`].
+/// [`deliver_routed`]; [`install_with`] calls it once a process.
 fn listen() -> io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()

@@ -128,7 +128,7 @@ use crate::signal::SignalHandler;
 use crate::{Reason, Shutdown};
 
 pub use context::{Context, TASKS_CHECK};
-pub use env::EnvError;
+pub use env::{DurationError, EnvError};
 pub use report::{AppReport, Startup};
 
 use watchdog::Watchdog;

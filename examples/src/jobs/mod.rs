@@ -691,14 +691,12 @@ pub fn register_watchdog(cx: &Context) -> Result<(), RegisterError> {
 /// # }
 /// ```
 pub fn announce(cx: &Context, addr: SocketAddr) {
-    let (probes, rt) = (cx.probes().clone(), cx.runtime().clone());
+    let probes = cx.probes().clone();
     cx.runtime().spawn(async move {
         // The App marks the service running as soon as the startup returns;
-        // nothing signals it, so look every millisecond until then.
-        while probes.phase() == Phase::Starting {
-            rt.sleep(Duration::from_millis(1)).await;
-        }
-        if probes.phase() == Phase::Running {
+        // a failed or interrupted startup moves it to draining instead, and
+        // then nothing is announced.
+        if probes.phase_changed(Phase::Starting).await == Phase::Running {
             println!("listening on {addr}");
         }
     });

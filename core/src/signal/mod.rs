@@ -8,11 +8,15 @@
 //! SIGTERM, 130 for SIGINT).
 //!
 //! [`SignalHandler`] holds that rule and its state. It knows no runtime and
-//! no operating system: an adapter (`steward_smol::signal::install`,
-//! `steward_tokio::signal::install`) receives the signals from its runtime
-//! and hands each number to [`SignalHandler::deliver`]. The rest of the
-//! program can learn that a second signal came with [`SignalHandler::forced`]
-//! (for example to skip a pre-stop delay).
+//! no operating system. The process's side is written here too, once for
+//! every adapter: [`install_with`] routes the signals to a handler and starts
+//! the process's one listener, whichever adapter asks first, so that two
+//! adapters in one process still deliver each signal once. An adapter
+//! (`steward_smol::signal::install`, `steward_tokio::signal::install`) only
+//! starts its runtime's listener, which hands each number to
+//! [`deliver_routed`]. The rest of the program can learn that a second
+//! signal came with [`SignalHandler::forced`] (for example to skip a
+//! pre-stop delay).
 //!
 //! # Invariants
 //!
@@ -43,13 +47,17 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use event_listener::{Event, EventListener};
 
 use crate::sync::{AtomicUsize, Ordering};
 use crate::{Reason, Shutdown};
+
+mod route;
+
+pub use route::{deliver_routed, install_with};
 
 /// The interrupt signal, 2: Ctrl-C in a terminal (and on Windows).
 ///
@@ -384,107 +392,6 @@ impl SignalHandler {
     #[must_use]
     pub fn ptr_eq(&self, other: &SignalHandler) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
-    }
-}
-
-/// The handler this process's signals go to. A plain std mutex (not the
-/// loom-switched one): it is a `static`, taken for a clone or a store and
-/// never held while a signal is acted on.
-static ROUTE: std::sync::Mutex<Option<SignalHandler>> = std::sync::Mutex::new(None);
-
-impl SignalHandler {
-    /// Makes this handler the one the process's signals are delivered to by
-    /// [`deliver_routed`], in place of any other.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use steward_core::signal::SignalHandler;
-    ///
-    /// let first = SignalHandler::new(&steward_core::Shutdown::new());
-    /// first.route();
-    /// assert!(first.is_routed());
-    /// let second = SignalHandler::new(&steward_core::Shutdown::new());
-    /// second.route(); // a second service in the same process takes over
-    /// assert!(!first.is_routed() && second.is_routed());
-    /// second.unroute();
-    /// ```
-    pub fn route(&self) {
-        let previous = ROUTE
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .replace(self.clone());
-        drop(previous);
-    }
-
-    /// Stops routing the process's signals to this handler, if it is the
-    /// routed one (a later [`route`](SignalHandler::route) by another
-    /// handler is left alone).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let signals = steward_core::signal::SignalHandler::new(&steward_core::Shutdown::new());
-    /// signals.route();
-    /// signals.unroute();
-    /// assert!(!signals.is_routed());
-    /// ```
-    pub fn unroute(&self) {
-        let mut route = ROUTE.lock().unwrap_or_else(PoisonError::into_inner);
-        let previous = match &*route {
-            Some(current) if current.ptr_eq(self) => route.take(),
-            _ => None,
-        };
-        drop(route);
-        drop(previous);
-    }
-
-    /// Whether this handler is the one the process's signals go to.
-    ///
-    /// # Examples
-    ///
-    /// See [`SignalHandler::route`].
-    #[must_use]
-    pub fn is_routed(&self) -> bool {
-        ROUTE
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .is_some_and(|current| current.ptr_eq(self))
-    }
-}
-
-/// What an adapter's one signal listener does with each signal it receives:
-/// [`deliver`](SignalHandler::deliver)s it to the
-/// [routed](SignalHandler::route) handler, or, when none is routed (no
-/// service is running), ends the process with `128 + n` as the signal's
-/// default action would.
-///
-/// # Examples
-///
-/// ```
-/// use steward_core::signal::{deliver_routed, SignalHandler, SIGTERM};
-///
-/// let shutdown = steward_core::Shutdown::new();
-/// let signals = SignalHandler::new(&shutdown);
-/// signals.route();
-/// deliver_routed(SIGTERM);
-/// assert!(shutdown.is_triggered());
-/// signals.unroute();
-/// ```
-pub fn deliver_routed(signo: i32) {
-    let current = ROUTE.lock().unwrap_or_else(PoisonError::into_inner).clone();
-    match current {
-        Some(handler) => handler.deliver(signo),
-        None => {
-            let code = exit_code_for(signo);
-            tracing::warn!(
-                signal = signo,
-                exit_code = code,
-                "received signal {signo} with no service running: exiting"
-            );
-            std::process::exit(code);
-        }
     }
 }
 
