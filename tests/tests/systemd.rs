@@ -109,6 +109,15 @@ fn unit_file_is_consistent_with_the_budget() {
     assert_eq!(setting(&settings, "KillSignal"), "SIGTERM");
 }
 
+/// The lifespan steps `bin` starts, in order: its startup as systemd sees it.
+fn steps_of(bin: &str) -> &'static [&'static str] {
+    match bin {
+        "service" => &["journal", "listener"],
+        "service-tokio" => &["http", "journal", "listener"],
+        other => panic!("no steps known for {other}"),
+    }
+}
+
 /// Plays systemd: binds the socket, runs `bin` with the unit file's flags
 /// (its own addresses and data directory), and checks what it says.
 fn notifies_in_order(bin: &str, socket: &str, systemd: &UnixDatagram) {
@@ -144,14 +153,23 @@ fn notifies_in_order(bin: &str, socket: &str, systemd: &UnixDatagram) {
             ),
         }
     };
-    // Up to READY=1: STATUS=starting first, then perhaps pings.
+    // Up to READY=1: STATUS=starting first, then the status of each
+    // lifespan step as it begins, in order (see `steps_of`), and
+    // perhaps pings.
     assert_eq!(recv(&mut process), "STATUS=starting");
+    let mut steps = Vec::new();
     let ready = loop {
         match recv(&mut process) {
             ping if ping == "WATCHDOG=1" => continue,
+            step if step.starts_with("STATUS=starting (") => steps.push(step),
             other => break other,
         }
     };
+    let expected: Vec<_> = steps_of(bin)
+        .iter()
+        .map(|step| format!("STATUS=starting ({step})"))
+        .collect();
+    assert_eq!(steps, expected);
     assert_eq!(ready, "READY=1\nSTATUS=running");
     // The watchdog keeps pinging while running (at 200 ms: three within
     // well under the deadline; their spacing is the runtime's business).

@@ -48,7 +48,8 @@
 //!    [the environment](mod@env) override the code's settings (a bad value:
 //!    exit 1, nothing started); the runtime, the signal handlers and the
 //!    probe server are set up; under systemd (`NOTIFY_SOCKET` set) the
-//!    service's notifications start (`STATUS=starting`, then `READY=1`,
+//!    service's notifications start (`STATUS=starting`, then
+//!    `STATUS=starting (<step>)` as each lifespan step begins, `READY=1`,
 //!    `STOPPING=1`, the drain's `STATUS=` and `EXTEND_TIMEOUT_USEC=`, and
 //!    `WATCHDOG=1` while the live checks pass).
 //! 1. **Starting.** The probe server (if an address is set) answers at once:

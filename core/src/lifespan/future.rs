@@ -159,6 +159,7 @@ where
                 let now = lifespan.rt().now();
                 *this.began = Some(now);
                 *this.timer = Some(lifespan.rt().sleep(*this.start_timeout));
+                lifespan.step_began(name);
                 now
             }
         };

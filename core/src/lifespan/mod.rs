@@ -153,9 +153,15 @@ struct State {
     start_timeout: Duration,
     stop_timeout: Duration,
     teardown_budget: Option<Duration>,
+    /// Told the name of each start step as it begins (the App's systemd
+    /// notifier, for `STATUS=`).
+    on_start: Option<StepObserver>,
 }
 
 type Log = Mutex<Vec<StepReport>>;
+
+/// See [`Lifespan::on_start`].
+pub(crate) type StepObserver = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// The stop function of one started resource, with what it needs.
 pub(crate) struct Entry {
@@ -207,6 +213,7 @@ impl Lifespan {
                     start_timeout: Self::DEFAULT_START_TIMEOUT,
                     stop_timeout: Self::DEFAULT_STOP_TIMEOUT,
                     teardown_budget: None,
+                    on_start: None,
                 }),
                 log: Arc::new(Mutex::new(Vec::new())),
             }),
@@ -581,6 +588,21 @@ impl Lifespan {
 
     pub(crate) fn shutdown(&self) -> &Shutdown {
         &self.inner.shutdown
+    }
+
+    /// Has `observer` told the name of every start step that begins from
+    /// now on (on all handles).
+    pub(crate) fn on_start(&self, observer: StepObserver) {
+        lock(&self.inner.state).on_start = Some(observer);
+    }
+
+    /// A start step named `name` begins: tells the observer, if any (called
+    /// outside the lock).
+    pub(crate) fn step_began(&self, name: &str) {
+        let observer = lock(&self.inner.state).on_start.clone();
+        if let Some(observer) = observer {
+            observer(name);
+        }
     }
 
     pub(crate) fn record(&self, step: StepReport) {

@@ -7,6 +7,7 @@
 //! | when | datagram |
 //! |---|---|
 //! | the runtime is up | `STATUS=starting` |
+//! | a [`Lifespan`] step begins while starting | `STATUS=starting (<step>)` |
 //! | startup done ([`Phase::Running`]) | `READY=1`, `STATUS=running` |
 //! | the trigger ([`Phase::Draining`]) | `STOPPING=1`, `STATUS=draining (<reason>), <n> s of <budget> s left`, `EXTEND_TIMEOUT_USEC=<left + 5 s>` |
 //! | every 5 s of the drain | `STATUS=draining ...`, `EXTEND_TIMEOUT_USEC=<left + 5 s>` |
@@ -39,6 +40,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::health::{Select, Status};
+use crate::lifespan::Lifespan;
 use crate::probes::{Phase, Probe, Probes};
 use crate::runtime::RuntimeHandle;
 use crate::Shutdown;
@@ -135,7 +137,20 @@ pub(crate) fn start(cx: &Context, grace: Duration, stop: &Shutdown) {
     };
     tracing::info!(?watchdog, "notifying systemd");
     let service = (cx.probes(), cx.shutdown());
+    steps(cx.lifespan(), cx.probes(), Arc::clone(&sink));
     spawn(cx.runtime(), service, grace, watchdog, stop, sink);
+}
+
+/// `STATUS=starting (<step>)` as each step of `lifespan` begins while the
+/// service is starting: what `systemctl status` shows a slow start waiting
+/// on. A step begun once running changes nothing.
+pub(crate) fn steps(lifespan: &Lifespan, probes: &Probes, sink: Sink) {
+    let probes = probes.clone();
+    lifespan.on_start(Arc::new(move |step: &str| {
+        if probes.phase() == Phase::Starting {
+            send(&sink, &format!("STATUS=starting ({step})"));
+        }
+    }));
 }
 
 #[cfg(unix)]

@@ -5,8 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{spawn, watchdog_interval, NotifyError, Sink};
+use super::{spawn, steps, watchdog_interval, NotifyError, Sink};
 use crate::health::{Check, CheckOutcome, Health, Status};
+use crate::lifespan::Lifespan;
 use crate::probes::Probes;
 use crate::testing::TestRuntime;
 use crate::{Reason, Shutdown};
@@ -65,6 +66,52 @@ fn ready_stopping_and_the_drain_in_order() {
             s(7000, &status(7)),
             s(12000, &status(2)),
             s(14000, &status(0)), // the budget is spent: nothing more
+        ]
+    );
+    stop.trigger(Reason::Requested);
+}
+
+#[test]
+fn each_step_begun_while_starting_is_the_status() {
+    let rt = TestRuntime::new();
+    let shutdown = Shutdown::new();
+    let probes = Probes::new(Health::new(rt.handle()), shutdown.clone());
+    let lifespan = Lifespan::new(rt.handle(), shutdown.clone());
+    let stop = Shutdown::new();
+    let (sink, log) = recorder(&rt);
+    steps(&lifespan, &probes, Arc::clone(&sink));
+    spawn(
+        &rt.handle(),
+        (&probes, &shutdown),
+        Duration::from_secs(1),
+        None,
+        &stop,
+        sink,
+    );
+    let handle = rt.handle();
+    let slow = |name: &'static str, ms: u64| {
+        let handle = handle.clone();
+        lifespan.start(
+            name,
+            async move {
+                handle.sleep(Duration::from_millis(ms)).await;
+                Ok::<_, String>(())
+            },
+            |()| async {},
+        )
+    };
+    rt.block_on(slow("db", 300)).unwrap();
+    rt.block_on(slow("cache", 200)).unwrap();
+    probes.set_running();
+    rt.run_until_idle();
+    rt.block_on(slow("late", 100)).unwrap(); // once running: no status
+    assert_eq!(
+        taken(&log),
+        [
+            s(0, "STATUS=starting"),
+            s(0, "STATUS=starting (db)"),
+            s(300, "STATUS=starting (cache)"),
+            s(500, "READY=1\nSTATUS=running"),
         ]
     );
     stop.trigger(Reason::Requested);
