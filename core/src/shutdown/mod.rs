@@ -5,7 +5,8 @@
 //! Each scope (`Inner`) packs its state into one `AtomicUsize`:
 //! bit 0 is *triggered* (set once, never cleared), bit 1 is *waited* (some
 //! [`Drained`] waiter once listened on the scope; set once, never cleared),
-//! bit 2 is *settled* (see below; set once, under the scope's lock), the
+//! bit 2 is *settled* (see below; set once, under the scope's lock, or with
+//! the flag), bit 3 is *node* (see below; set once, under the lock), the
 //! rest count *holds*: its live [`ShutdownGuard`]s plus its children whose own
 //! count is non-zero. A scope is drained exactly when it is triggered and
 //! holds nothing. A count going 0 → 1 takes one hold on the parent, 1 → 0
@@ -13,9 +14,24 @@
 //! move up the tree in a loop, never by recursion.
 //!
 //! - A scope's flag is set under its `node` lock, in the same critical
-//!   section that stores the first reason and collects the children: a
-//!   scope has a reason exactly when it is triggered, and a trigger that
-//!   finds a reason finds the flag set.
+//!   section that stores its own reason (if it was triggered on its own) and
+//!   collects the children and the waiters' wakers; or, for a scope that
+//!   inherits its parent's reason and never had a child nor a parked waiter,
+//!   by one compare-and-swap without the lock from a state without the
+//!   *node* bit. Whoever stores a child or a waker in a scope first sets that
+//!   bit under the scope's lock (a load, and a `fetch_or` only when the load
+//!   does not show it) and then reads the flag: the two read-modify-writes
+//!   are ordered, so either the swap came first and the reader sees the flag,
+//!   or the swap fails and the trigger takes the lock, after the reader's
+//!   critical section. Once the bit is set the flag changes only under the
+//!   lock, so a flag read under the lock after setting the bit is final.
+//! - A triggered scope without a reason of its own inherited its parent's
+//!   (the parent's walk triggered it, or it was created under a triggered
+//!   parent), and its parent was triggered before it: its reason and the
+//!   trigger's instant are read up the chain of parents, one lock at a
+//!   time, to the nearest scope triggered on its own (a root always is). A
+//!   scope's own reason is stored only by the call whose write set the flag,
+//!   so the first trigger to reach a scope gives it its reason.
 //! - A scope keeps its own list of the wakers of its parked
 //!   [`Triggered`]/[`TriggeredOwned`] futures, under its `node` lock: the
 //!   first inline in the `Node` (a scope with one waiter allocates nothing
@@ -50,11 +66,12 @@
 //!     (with its `fetch_or`, or its load that saw the bit) a value later
 //!     than that write, and by coherence its second check, later in its
 //!     program, reads that write or a later value, and sees the condition.
-//! - A child registers with its parent under the parent's `node` lock and
-//!   reads the parent's reason there; a trigger stores the reason and
-//!   collects the children under that lock. Either the trigger sees the new
-//!   child or the child sees the reason (and triggers itself before
-//!   `child()` returns).
+//! - A child registers with its parent under the parent's `node` lock
+//!   (setting its *node* bit) and reads the parent's flag there; a trigger
+//!   of a scope with children sets the flag and collects the children under
+//!   that lock. Either the trigger sees the new child or the child sees the
+//!   flag (and triggers itself, inheriting the reason, before `child()`
+//!   returns).
 //! - A trigger walks the subtree with an explicit stack, in pre-order to
 //!   trigger and in post-order to mark each scope *settled*: that scope and
 //!   every descendant it had are triggered. The walk enters every scope that
@@ -62,7 +79,8 @@
 //!   `trigger` returns (won or lost) the whole subtree reads triggered, even
 //!   while an overlapping trigger is still running. Settled scopes are
 //!   skipped, so repeated triggers do not walk a tree again. Each scope keeps
-//!   the first reason to reach it: its own trigger's, or its parent's.
+//!   the first reason to reach it: its own trigger's, or its parent's
+//!   (inherited: the walk carries no reason down).
 //! - [`Shutdown::try_guard`] checks and takes its hold with one
 //!   compare-and-swap on the state, so it is ordered with the last release
 //!   and the trigger's `fetch_or`: it either holds a scope that is not yet
@@ -1316,11 +1334,21 @@ mod tests {
         assert!(root.trigger(Reason::Signal(15)));
         let state = leaf.inner.state.load(Ordering::Relaxed);
         assert_eq!(state & (TRIGGERED | SETTLED | NODE), TRIGGERED | SETTLED);
-        assert!(lock(&leaf.inner.node).reason.is_none(), "inherited, not stored");
-        assert!(lock(&mid.inner.node).reason.is_none(), "inherited, not stored");
+        assert!(
+            lock(&leaf.inner.node).reason.is_none(),
+            "inherited, not stored"
+        );
+        assert!(
+            lock(&mid.inner.node).reason.is_none(),
+            "inherited, not stored"
+        );
         assert_eq!(leaf.reason(), Some(Reason::Signal(15)));
         assert_eq!(mid.reason(), Some(Reason::Signal(15)));
-        assert_eq!(own.reason(), Some(Reason::Signal(2)), "the first reason kept");
+        assert_eq!(
+            own.reason(),
+            Some(Reason::Signal(2)),
+            "the first reason kept"
+        );
         assert_eq!(own.child().reason(), Some(Reason::Signal(2)));
         // The root's trigger read the clock (the leaf's guard held it): the
         // leaf's guard reports its held time from below and from above.
@@ -1347,7 +1375,11 @@ mod tests {
             assert_ne!(scope.inner.state.load(Ordering::Relaxed) & NODE, 0);
         }
         assert!(root.trigger(Reason::Requested));
-        assert_eq!(waiters(&waited), (false, 0, 0), "the trigger took the waker");
+        assert_eq!(
+            waiters(&waited),
+            (false, 0, 0),
+            "the trigger took the waker"
+        );
         assert!(waiter.as_mut().poll(&mut cx).is_ready());
     }
 
