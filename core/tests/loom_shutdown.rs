@@ -286,3 +286,46 @@ fn drained_waiter_races_last_release() {
         release.join().unwrap();
     });
 }
+
+/// A leaf (no child, no waiter) triggered alone races its parent's trigger,
+/// whose walk triggers it without its lock: exactly one of the two sets its
+/// flag, and the leaf's reason is its own exactly when its own call won.
+#[test]
+fn a_leaf_triggered_alone_races_the_lock_free_walk() {
+    loom::model(|| {
+        let root = Shutdown::new();
+        let leaf = root.child();
+
+        let alone = thread::spawn({
+            let leaf = leaf.clone();
+            move || leaf.trigger(Reason::Signal(1))
+        });
+        assert!(root.trigger(Reason::Signal(2)));
+        assert!(leaf.is_triggered());
+
+        let won = alone.join().unwrap();
+        let expected = Reason::Signal(if won { 1 } else { 2 });
+        assert_eq!(leaf.reason(), Some(expected.clone()));
+        assert_eq!(leaf.child().reason(), Some(expected));
+    });
+}
+
+/// A drained waiter on a leaf races its parent's trigger, which sets the
+/// leaf's flag without its lock: the trigger's exchange either sees the
+/// *waited* bit and notifies, or the waiter sees the drain.
+#[test]
+fn a_leaf_drained_waiter_races_the_lock_free_walk() {
+    loom::model(|| {
+        let root = Shutdown::new();
+        let leaf = root.child();
+
+        let trigger = thread::spawn({
+            let root = root.clone();
+            move || root.trigger(Reason::Requested)
+        });
+
+        block_on(leaf.drained());
+        assert!(leaf.is_drained());
+        assert!(trigger.join().unwrap());
+    });
+}

@@ -11,7 +11,6 @@ use futures_lite::Stream;
 use pin_project_lite::pin_project;
 
 use super::{Inner, Reason, Shutdown, ShutdownError, UNREGISTERED};
-use crate::sync::lock;
 
 impl Shutdown {
     /// Waits until the scope is triggered.
@@ -400,12 +399,10 @@ impl Future for TriggeredReason<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reason> {
         let triggered = self.project().triggered;
         ready!(Pin::new(&mut *triggered).poll(cx));
-        let reason = lock(&triggered.inner.node)
-            .reason
-            .as_deref()
-            .map(|fired| fired.reason.clone());
-        // The flag is set in the critical section that stores the reason,
-        // and was seen before this lock was taken: see the module's invariants.
+        let reason = triggered.inner.fired(|fired| fired.reason.clone());
+        // The flag is set in the critical section that stores the scope's
+        // own reason, and was seen before this lock was taken; a scope
+        // without one inherited its parent's: see the module's invariants.
         Poll::Ready(reason.expect("a triggered scope has a reason"))
     }
 }

@@ -118,12 +118,15 @@ impl Clone for ShutdownGuard {
 
 impl Drop for ShutdownGuard {
     fn drop(&mut self) {
-        let (holder, at) = {
+        let (holder, own) = {
             let mut node = lock(&self.inner.node);
-            let at = node.reason.as_ref().and_then(|fired| fired.at);
-            (node.remove_holder(self.key), at)
+            let own = node.reason.as_ref().map(|fired| fired.at);
+            (node.remove_holder(self.key), own)
         };
         if self.inner.release() {
+            // Read only for a straggler: a scope that inherited its reason
+            // reads its parent's (one lock at a time).
+            let at = self.inner.trigger_at(own);
             // A straggler: held past the trigger. `tracing` evaluates the
             // fields (and reads the clock) only when someone listens.
             tracing::debug!(

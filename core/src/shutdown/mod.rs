@@ -5,7 +5,8 @@
 //! Each scope (`Inner`) packs its state into one `AtomicUsize`:
 //! bit 0 is *triggered* (set once, never cleared), bit 1 is *waited* (some
 //! [`Drained`] waiter once listened on the scope; set once, never cleared),
-//! bit 2 is *settled* (see below; set once, under the scope's lock), the
+//! bit 2 is *settled* (see below; set once, under the scope's lock, or with
+//! the flag), bit 3 is *node* (see below; set once, under the lock), the
 //! rest count *holds*: its live [`ShutdownGuard`]s plus its children whose own
 //! count is non-zero. A scope is drained exactly when it is triggered and
 //! holds nothing. A count going 0 → 1 takes one hold on the parent, 1 → 0
@@ -13,9 +14,24 @@
 //! move up the tree in a loop, never by recursion.
 //!
 //! - A scope's flag is set under its `node` lock, in the same critical
-//!   section that stores the first reason and collects the children: a
-//!   scope has a reason exactly when it is triggered, and a trigger that
-//!   finds a reason finds the flag set.
+//!   section that stores its own reason (if it was triggered on its own) and
+//!   collects the children and the waiters' wakers; or, for a scope that
+//!   inherits its parent's reason and never had a child nor a parked waiter,
+//!   by one compare-and-swap without the lock from a state without the
+//!   *node* bit. Whoever stores a child or a waker in a scope first sets that
+//!   bit under the scope's lock (a load, and a `fetch_or` only when the load
+//!   does not show it) and then reads the flag: the two read-modify-writes
+//!   are ordered, so either the swap came first and the reader sees the flag,
+//!   or the swap fails and the trigger takes the lock, after the reader's
+//!   critical section. Once the bit is set the flag changes only under the
+//!   lock, so a flag read under the lock after setting the bit is final.
+//! - A triggered scope without a reason of its own inherited its parent's
+//!   (the parent's walk triggered it, or it was created under a triggered
+//!   parent), and its parent was triggered before it: its reason and the
+//!   trigger's instant are read up the chain of parents, one lock at a
+//!   time, to the nearest scope triggered on its own (a root always is). A
+//!   scope's own reason is stored only by the call whose write set the flag,
+//!   so the first trigger to reach a scope gives it its reason.
 //! - A scope keeps its own list of the wakers of its parked
 //!   [`Triggered`]/[`TriggeredOwned`] futures, under its `node` lock: the
 //!   first inline in the `Node` (a scope with one waiter allocates nothing
@@ -50,11 +66,12 @@
 //!     (with its `fetch_or`, or its load that saw the bit) a value later
 //!     than that write, and by coherence its second check, later in its
 //!     program, reads that write or a later value, and sees the condition.
-//! - A child registers with its parent under the parent's `node` lock and
-//!   reads the parent's reason there; a trigger stores the reason and
-//!   collects the children under that lock. Either the trigger sees the new
-//!   child or the child sees the reason (and triggers itself before
-//!   `child()` returns).
+//! - A child registers with its parent under the parent's `node` lock
+//!   (setting its *node* bit) and reads the parent's flag there; a trigger
+//!   of a scope with children sets the flag and collects the children under
+//!   that lock. Either the trigger sees the new child or the child sees the
+//!   flag (and triggers itself, inheriting the reason, before `child()`
+//!   returns).
 //! - A trigger walks the subtree with an explicit stack, in pre-order to
 //!   trigger and in post-order to mark each scope *settled*: that scope and
 //!   every descendant it had are triggered. The walk enters every scope that
@@ -62,7 +79,8 @@
 //!   `trigger` returns (won or lost) the whole subtree reads triggered, even
 //!   while an overlapping trigger is still running. Settled scopes are
 //!   skipped, so repeated triggers do not walk a tree again. Each scope keeps
-//!   the first reason to reach it: its own trigger's, or its parent's.
+//!   the first reason to reach it: its own trigger's, or its parent's
+//!   (inherited: the walk carries no reason down).
 //! - [`Shutdown::try_guard`] checks and takes its hold with one
 //!   compare-and-swap on the state, so it is ordered with the last release
 //!   and the trigger's `fetch_or`: it either holds a scope that is not yet
@@ -126,7 +144,11 @@ const WAITED: usize = 2;
 /// read and set only under the scope's `node` lock (a bit of `state` so
 /// that the `Node` stays four words).
 const SETTLED: usize = 4;
-const HOLD: usize = 8;
+/// The scope has (or had) a child or a parked waiter in its `node`: its
+/// flag is then set only under its lock. Set under the lock, before the
+/// child or the waker is stored; never cleared. See the module's invariants.
+const NODE: usize = 8;
+const HOLD: usize = 16;
 
 /// A cloneable handle to one shutdown scope.
 ///
@@ -183,7 +205,9 @@ pub(crate) struct Inner {
 
 #[derive(Default)]
 struct Node {
-    /// The first trigger to reach the scope: `Some` exactly when it is triggered.
+    /// The scope's own trigger, when it was the first to reach the scope;
+    /// `None` while it is not triggered, or when it inherited its parent's
+    /// (it was triggered by its parent's walk or created triggered).
     reason: Option<Arc<Fired>>,
     /// Children, guards and parked waiters after the first, allocated when
     /// the first of any comes.
@@ -388,9 +412,9 @@ impl Wakers {
 
 /// One step of a trigger's walk.
 enum Step {
-    /// Trigger this scope (with its parent's reason, unless it has a reason)
-    /// and push its children.
-    Enter(Arc<Inner>, Arc<Fired>),
+    /// Trigger this scope (inheriting its parent's reason, unless it has a
+    /// reason) and push its children.
+    Enter(Arc<Inner>),
     /// Every descendant of this scope has been entered: mark it settled.
     Leave(Arc<Inner>),
 }
@@ -437,10 +461,10 @@ impl Shutdown {
         // Relaxed: a hint; a guard taken meanwhile has no time (see
         // `holders_report`).
         let held = self.inner.state.load(Ordering::Relaxed) / HOLD != 0;
-        self.inner.trigger_tree(Arc::new(Fired {
+        self.inner.trigger_tree(Some(Arc::new(Fired {
             reason,
             at: held.then(Instant::now),
-        }))
+        })))
     }
 
     /// Whether the scope has been triggered: one atomic load.
@@ -475,10 +499,7 @@ impl Shutdown {
         if !self.is_triggered() {
             return None;
         }
-        lock(&self.inner.node)
-            .reason
-            .as_deref()
-            .map(|fired| fired.reason.clone())
+        self.inner.fired(|fired| fired.reason.clone())
     }
 
     /// Creates a child scope.
@@ -506,18 +527,20 @@ impl Shutdown {
     #[must_use]
     pub fn child(&self) -> Shutdown {
         let parent = &self.inner;
-        let (child, reason) = {
+        let (child, triggered) = {
             let mut node = lock(&parent.node);
+            // Read under the lock, after `NODE` is set: final (see the
+            // module's invariants).
+            let triggered = parent.mark_node() & TRIGGERED != 0;
             let children = &mut node.lists().children;
             let child = Arc::new(Inner::new(Some(Arc::clone(parent)), children.next_key()));
             children.insert(Arc::downgrade(&child));
-            // Read under the lock: see the module's invariants.
-            (child, node.reason.clone())
+            (child, triggered)
         };
         // The parent's lock is released before the child is triggered (see
-        // the lock order).
-        if let Some(reason) = reason {
-            child.trigger_tree(reason);
+        // the lock order); it inherits the parent's reason.
+        if triggered {
+            child.trigger_tree(None);
         }
         Shutdown { inner: child }
     }
@@ -801,22 +824,78 @@ impl Inner {
     /// Calls `f` on every live guard of this scope and its descendants, with
     /// when its scope was triggered, one scope's lock at a time (a stack,
     /// allocated only for children).
+    ///
+    /// A scope that inherited its reason reports its parent's instant as the
+    /// walk read it there: a child triggered after the walk read its untriggered
+    /// parent reports none, as a scope read before its trigger.
     fn for_each_holder(self: &Arc<Self>, mut f: impl FnMut(&Holder, Option<Instant>)) {
         let mut stack = Vec::new();
+        // The instant this scope inherits if it inherited its reason.
+        let mut inherited = match &self.parent {
+            Some(parent) if self.is_triggered() => parent.fired(|fired| fired.at).flatten(),
+            _ => None,
+        };
         let mut scope = Arc::clone(self);
         loop {
             let node = lock(&scope.node);
             if let Some(lists) = &node.lists {
-                let at = node.reason.as_ref().and_then(|fired| fired.at);
+                let at = match &node.reason {
+                    Some(fired) => fired.at,
+                    None if scope.is_triggered() => inherited,
+                    None => None,
+                };
                 lists.holders.iter().for_each(|(_, holder)| f(holder, at));
-                stack.extend(lists.children.live());
+                stack.extend(lists.children.live().map(|child| (child, at)));
             }
             drop(node);
             match stack.pop() {
-                Some(next) => scope = next,
+                Some((next, at)) => (scope, inherited) = (next, at),
                 None => return,
             }
         }
+    }
+
+    /// Calls `f` on the trigger whose reason this scope has: its own, or the
+    /// one it inherited from the nearest ancestor triggered on its own. One
+    /// lock at a time, up the chain of parents. Call it on a triggered scope;
+    /// `None` only on a scope that is not.
+    fn fired<R>(&self, f: impl FnOnce(&Fired) -> R) -> Option<R> {
+        let mut scope = self;
+        loop {
+            if let Some(fired) = lock(&scope.node).reason.as_deref() {
+                return Some(f(fired));
+            }
+            // A scope without a reason of its own that is triggered has a
+            // parent, triggered before it (see the module's invariants).
+            scope = scope.parent.as_deref()?;
+        }
+    }
+
+    /// When the trigger whose reason this scope has came, if a guard held
+    /// it then: `own` is the scope's own trigger's (`Some`, read under its
+    /// lock), else its parent's is read, if the scope is triggered. Call it
+    /// without the lock.
+    pub(crate) fn trigger_at(&self, own: Option<Option<Instant>>) -> Option<Instant> {
+        match own {
+            Some(at) => at,
+            None if self.is_triggered() => self.parent.as_ref()?.fired(|fired| fired.at)?,
+            None => None,
+        }
+    }
+
+    /// Sets `NODE` unless a load shows it set, and returns the state as read
+    /// after: call under the `node` lock, before storing a child or a waker.
+    /// The returned flag is final while the lock is held.
+    fn mark_node(&self) -> usize {
+        // Acquire: a flag set by a lock-free trigger (`enter`'s Release
+        // exchange) read here publishes what the triggering thread wrote. Once
+        // `NODE` is set nobody sets the flag without the lock (see the
+        // module's invariants).
+        let state = self.state.load(Ordering::Acquire);
+        if state & NODE != 0 {
+            return state;
+        }
+        self.state.fetch_or(NODE, Ordering::Acquire) | NODE
     }
 
     /// Takes one hold as [`Inner::acquire`] does, unless this scope is
@@ -862,8 +941,8 @@ impl Inner {
             return Poll::Ready(());
         }
         let mut node = lock(&self.node);
-        // The flag is set under this lock: read under it, it is final.
-        if self.is_triggered() {
+        // Read under the lock once `NODE` is set: it is final.
+        if self.mark_node() & TRIGGERED != 0 {
             drop(node);
             *key = UNREGISTERED;
             return Poll::Ready(());
@@ -919,13 +998,15 @@ impl Inner {
     ///
     /// Returns whether this call triggered this scope. Whatever it returns,
     /// this scope and every descendant are triggered when it does.
-    fn trigger_tree(self: &Arc<Self>, reason: Arc<Fired>) -> bool {
+    /// `reason` is `None` for a scope that inherits its parent's (its
+    /// parent is triggered).
+    fn trigger_tree(self: &Arc<Self>, reason: Option<Arc<Fired>>) -> bool {
         let mut stack = Vec::new();
         let won = self.enter(reason, &mut stack);
         while let Some(step) = stack.pop() {
             match step {
-                Step::Enter(scope, reason) => {
-                    scope.enter(reason, &mut stack);
+                Step::Enter(scope) => {
+                    scope.enter(None, &mut stack);
                 }
                 Step::Leave(scope) => {
                     let node = lock(&scope.node);
@@ -937,11 +1018,42 @@ impl Inner {
         won
     }
 
-    /// Triggers this one scope with `reason` unless it has a reason already,
-    /// and pushes its children (to be triggered with the scope's reason)
+    /// Triggers this one scope unless it is triggered already, with
+    /// `reason` (`None`: it inherits its parent's), and pushes its children
     /// below a step that marks it settled, unless it is settled already: one
-    /// critical section. Returns whether this call triggered the scope.
-    fn enter(self: &Arc<Self>, reason: Arc<Fired>, stack: &mut Vec<Step>) -> bool {
+    /// critical section, or one exchange without the lock for an inheriting
+    /// scope that never had a child or a waiter. Returns whether this call
+    /// triggered the scope.
+    fn enter(self: &Arc<Self>, reason: Option<Arc<Fired>>, stack: &mut Vec<Step>) -> bool {
+        if reason.is_none() {
+            // Relaxed (the load and a failed exchange): a `NODE` read here
+            // was set under the lock taken below, before its holder stored
+            // anything, so that lock is ordered after the holder's critical
+            // section (reading a value written later in the lock's order
+            // would break coherence). Release on success: as the `fetch_or`
+            // below.
+            let mut state = self.state.load(Ordering::Relaxed);
+            while state & NODE == 0 {
+                if state & TRIGGERED != 0 {
+                    // Triggered, and nothing below it: nothing to do.
+                    return false;
+                }
+                match self.state.compare_exchange_weak(
+                    state,
+                    state | TRIGGERED | SETTLED,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        if state & WAITED != 0 && state / HOLD == 0 {
+                            self.drained.notify(usize::MAX);
+                        }
+                        return true;
+                    }
+                    Err(now) => state = now,
+                }
+            }
+        }
         let (prev, wakers) = {
             let mut node = lock(&self.node);
             let node = &mut *node;
@@ -949,29 +1061,27 @@ impl Inner {
                 .lists
                 .as_deref()
                 .is_none_or(|lists| lists.children.len == 0);
-            let (prev, reason) = match &node.reason {
-                Some(first) => (None, first),
-                None => {
-                    // Release: pairs with the Acquire loads of the flag, so
-                    // whoever sees the scope triggered sees what the
-                    // triggering thread wrote before `trigger`. (The reason
-                    // is read under the lock it is written under.) Waiters
-                    // cannot miss the flag: see the module's invariants. A
-                    // leaf is settled by the same write (we hold its lock).
-                    let bits = if leaf { TRIGGERED | SETTLED } else { TRIGGERED };
-                    let prev = self.state.fetch_or(bits, Ordering::Release);
-                    (Some(prev), &*node.reason.insert(reason))
-                }
-            };
+            // Release: pairs with the Acquire loads of the flag, so whoever
+            // sees the scope triggered sees what the triggering thread wrote
+            // before `trigger`. Waiters cannot miss the flag: see the module's
+            // invariants. A leaf is settled by the same write (we hold its
+            // lock). Set unconditionally: without `NODE` a lock-free trigger
+            // may set the flag meanwhile, and the previous state says who won.
+            let bits = if leaf { TRIGGERED | SETTLED } else { TRIGGERED };
+            let prev = self.state.fetch_or(bits, Ordering::Release);
+            let won = prev & TRIGGERED == 0;
+            if won {
+                // The reason is read under the lock it is written under.
+                node.reason = reason;
+            }
             // Taken with the flag: nobody registers once it is set.
-            let wakers = prev.map(|_| Wakers::take(&mut node.waker, &mut node.lists));
+            let wakers = won.then(|| Wakers::take(&mut node.waker, &mut node.lists));
             if !self.is_settled() {
                 match node.lists.as_deref().map(|lists| &lists.children) {
                     Some(children) if children.len != 0 => {
                         stack.reserve(children.len + 1);
                         stack.push(Step::Leave(Arc::clone(self)));
-                        let children = children.live();
-                        stack.extend(children.map(|child| Step::Enter(child, Arc::clone(reason))));
+                        stack.extend(children.live().map(Step::Enter));
                     }
                     _ => self.settle(),
                 }
@@ -980,7 +1090,7 @@ impl Inner {
         };
         // Woken and notified after the lock is released; nobody listens to
         // `drained` unless `WAITED` was set before this scope's `fetch_or`.
-        let (Some(prev), Some(wakers)) = (prev, wakers) else {
+        let Some(wakers) = wakers else {
             return false;
         };
         wakers.wake();
@@ -1214,6 +1324,66 @@ mod tests {
     }
 
     #[test]
+    fn a_leaf_is_triggered_without_its_lock_and_inherits_its_reason() {
+        let root = Shutdown::new();
+        let mid = root.child();
+        let leaf = mid.child();
+        let own = root.child();
+        assert!(own.trigger(Reason::Signal(2)));
+        let _guard = leaf.guard();
+        assert!(root.trigger(Reason::Signal(15)));
+        let state = leaf.inner.state.load(Ordering::Relaxed);
+        assert_eq!(state & (TRIGGERED | SETTLED | NODE), TRIGGERED | SETTLED);
+        assert!(
+            lock(&leaf.inner.node).reason.is_none(),
+            "inherited, not stored"
+        );
+        assert!(
+            lock(&mid.inner.node).reason.is_none(),
+            "inherited, not stored"
+        );
+        assert_eq!(leaf.reason(), Some(Reason::Signal(15)));
+        assert_eq!(mid.reason(), Some(Reason::Signal(15)));
+        assert_eq!(
+            own.reason(),
+            Some(Reason::Signal(2)),
+            "the first reason kept"
+        );
+        assert_eq!(own.child().reason(), Some(Reason::Signal(2)));
+        // The root's trigger read the clock (the leaf's guard held it): the
+        // leaf's guard reports its held time from below and from above.
+        for scope in [&leaf, &mid, &root] {
+            let report = scope.holders_report();
+            assert_eq!(report.groups().len(), 1);
+            assert_eq!(report.groups()[0].held().len(), 1, "an inherited `at`");
+        }
+        assert!(leaf.inner.trigger_at(None).is_some());
+    }
+
+    #[test]
+    fn a_scope_with_a_waiter_or_a_child_is_triggered_under_its_lock() {
+        use std::future::Future;
+        use std::task::Context;
+        let root = Shutdown::new();
+        let waited = root.child();
+        let parent = root.child();
+        let _grandchild = parent.child();
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut waiter = Box::pin(waited.triggered());
+        assert!(waiter.as_mut().poll(&mut cx).is_pending());
+        for scope in [&waited, &parent] {
+            assert_ne!(scope.inner.state.load(Ordering::Relaxed) & NODE, 0);
+        }
+        assert!(root.trigger(Reason::Requested));
+        assert_eq!(
+            waiters(&waited),
+            (false, 0, 0),
+            "the trigger took the waker"
+        );
+        assert!(waiter.as_mut().poll(&mut cx).is_ready());
+    }
+
+    #[test]
     fn a_trigger_settles_the_tree_and_a_second_stops_at_the_root() {
         let root = Shutdown::new();
         let children: Vec<Shutdown> = (0..3).map(|_| root.child()).collect();
@@ -1228,7 +1398,7 @@ mod tests {
             reason: Reason::Requested,
             at: None,
         });
-        assert!(!root.inner.enter(again, &mut stack));
+        assert!(!root.inner.enter(Some(again), &mut stack));
         assert!(stack.is_empty(), "a settled scope is not walked again");
     }
 }
