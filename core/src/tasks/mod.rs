@@ -31,7 +31,7 @@ use std::time::Duration;
 use crate::runtime::RuntimeHandle;
 use crate::Shutdown;
 
-pub(crate) use catch::{Guarded, Outcome};
+pub(crate) use catch::{Guarded, Outcome, OPEN_EPOCH};
 pub use output::TrackedOutput;
 pub(crate) use registry::{attempt, Control, Inner, Token};
 pub use report::{Exit, Report, TaskError, TaskReport};
@@ -486,7 +486,9 @@ impl Tasks {
     /// reported [`Exit::Abandoned`] (unnamed ones are counted in
     /// [`Report::abandoned_unnamed`]) and keeps its thread, which the
     /// runtime's own shutdown must then give up on (the adapters' `App`
-    /// does). Time can still be lost where no future is polled: a blocking
+    /// does). It stays aborted: once its thread comes back, it is dropped
+    /// before it is polled again (the poll that blocked may still finish
+    /// it), never run on, and a later report has it as aborted. Time can still be lost where no future is polled: a blocking
     /// call inside a task's `Drop` runs during the abort, on the executor's
     /// thread, and the report is then late by as long as it blocks, up to
     /// `ABANDON_AFTER`.
@@ -722,7 +724,7 @@ impl Tasks {
         };
         self.inner.rt.spawn(async move {
             let control = Arc::clone(&finish.control);
-            let exit = match Guarded::new(&control.abort, future).await {
+            let exit = match Guarded::new(&control.abort, OPEN_EPOCH, future).await {
                 Outcome::Done(exit) => exit,
                 Outcome::Panicked(msg) => {
                     let exit = Exit::Panicked(msg);

@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 use event_listener::EventListener;
 use pin_project_lite::pin_project;
 
-use super::catch::{poll_guarded, CatchUnwind, Outcome};
+use super::catch::{poll_guarded, CatchUnwind, Outcome, OPEN_EPOCH};
 use super::registry::Token;
 use super::report::Exit;
 use super::{StartError, Tasks};
@@ -114,21 +114,19 @@ impl<F: Future> Future for TrackedOutput<F> {
             return Poll::Pending;
         };
         let inner = &token.0;
-        let output = match poll_guarded(&inner.abort, this.listener, this.future, cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(Outcome::Done(out)) => Some(out),
-            Poll::Ready(Outcome::Panicked(msg)) => {
-                inner.finish_unnamed("task tracked", this.at, Exit::Panicked(msg));
-                None
-            }
-            Poll::Ready(Outcome::Aborted) => {
-                inner.finish_unnamed("task tracked", this.at, Exit::Aborted);
-                None
-            }
-        };
-        // The end is recorded; now uncount it.
+        let (output, exit) =
+            match poll_guarded(&inner.abort, OPEN_EPOCH, this.listener, this.future, cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Outcome::Done(out)) => (Some(out), None),
+                Poll::Ready(Outcome::Panicked(msg)) => (None, Some(Exit::Panicked(msg))),
+                Poll::Ready(Outcome::Aborted) => (None, Some(Exit::Aborted)),
+            };
         *this.listener = None;
-        *this.token = None;
+        // Record the end, then uncount it (the token's drop).
+        let token = this.token.take();
+        if let (Some(exit), Some(token)) = (exit, token) {
+            token.finish("task tracked", this.at, exit);
+        }
         Poll::Ready(output)
     }
 }

@@ -22,7 +22,7 @@ use std::task::{Context, Poll};
 use event_listener::EventListener;
 use pin_project_lite::pin_project;
 
-use super::catch::{poll_guarded, CatchUnwind, Outcome};
+use super::catch::{poll_guarded, CatchUnwind, Outcome, OPEN_EPOCH};
 use super::registry::Token;
 use super::report::Exit;
 use super::TaskOutput;
@@ -91,7 +91,7 @@ where
             return Poll::Pending;
         };
         let inner = &token.0;
-        let exit = match poll_guarded(&inner.abort, this.listener, this.future, cx) {
+        let exit = match poll_guarded(&inner.abort, OPEN_EPOCH, this.listener, this.future, cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Outcome::Done(out)) => match out.into_result() {
                 Ok(()) => None,
@@ -100,12 +100,12 @@ where
             Poll::Ready(Outcome::Panicked(msg)) => Some(Exit::Panicked(msg)),
             Poll::Ready(Outcome::Aborted) => Some(Exit::Aborted),
         };
-        if let Some(exit) = exit {
-            inner.finish_unnamed("task spawned", this.at, exit);
-        }
-        // The end is recorded; now uncount it (the token's drop).
         *this.listener = None;
-        *this.token = None;
+        // Record the end, then uncount it (the token's drop).
+        let token = this.token.take();
+        if let (Some(exit), Some(token)) = (exit, token) {
+            token.finish("task spawned", this.at, exit);
+        }
         Poll::Ready(())
     }
 }
