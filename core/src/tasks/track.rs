@@ -4,8 +4,8 @@
 //!
 //! - A `Tracked` holds one count in the registry's tracker from
 //!   [`Tasks::track`](crate::Tasks::track) until it ends or is dropped,
-//!   whichever comes first, and never more than one: the count lives in its
-//!   `token`, which removes it when dropped.
+//!   whichever comes first, and never more than one: the count lives in the
+//!   [`Token`] of its `site`, which removes it when dropped.
 //! - The task's future is dropped before its count is released (field
 //!   order), and on completion it is already gone (`CatchUnwind` drops it
 //!   when it resolves).
@@ -37,6 +37,10 @@ pin_project! {
     /// grace ran out) drops the task and resolves at once. Dropping it
     /// before that drops the task and uncounts it, without a report.
     ///
+    /// It is the task plus two words (16 bytes on 64-bit targets); once the
+    /// task has been pending, its bookkeeping moves to one small allocation
+    /// beside the listener on the abort switch.
+    ///
     /// # Examples
     ///
     /// ```
@@ -56,12 +60,8 @@ pin_project! {
         // waiter woken by the count finds the task's destructors run.
         #[pin]
         future: CatchUnwind<F>,
-        // Listens on the registry's abort switch once the task is pending.
-        listener: Option<EventListener>,
-        // Where the task was made, for its report.
-        at: &'static Location<'static>,
-        // The registry and this task's count in it; `None` once ended.
-        token: Option<Token>,
+        // The count, where the task was made, and the abort listener.
+        site: Site,
     }
 }
 
@@ -70,9 +70,7 @@ impl<F> Tracked<F> {
     pub(super) fn new(token: Token, at: &'static Location<'static>, future: F) -> Self {
         Self {
             future: CatchUnwind::new(future),
-            listener: None,
-            at,
-            token: Some(token),
+            site: Site::Fresh(token, at),
         }
     }
 }
@@ -86,12 +84,11 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
-        let Some(token) = this.token.as_ref() else {
+        let Some(outcome) = this.site.poll(this.future, cx) else {
             // Polled again after it resolved: as `CatchUnwind` does.
             return Poll::Pending;
         };
-        let inner = &token.0;
-        let exit = match poll_guarded(&inner.abort, OPEN_EPOCH, this.listener, this.future, cx) {
+        let exit = match outcome {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Outcome::Done(out)) => match out.into_result() {
                 Ok(()) => None,
@@ -100,21 +97,120 @@ where
             Poll::Ready(Outcome::Panicked(msg)) => Some(Exit::Panicked(msg)),
             Poll::Ready(Outcome::Aborted) => Some(Exit::Aborted),
         };
-        *this.listener = None;
         // Record the end, then uncount it (the token's drop).
-        let token = this.token.take();
-        if let (Some(exit), Some(token)) = (exit, token) {
-            token.finish("task spawned", this.at, exit);
+        if let Some((token, at)) = this.site.end() {
+            if let Some(exit) = exit {
+                token.finish("task spawned", at, exit);
+            }
         }
         Poll::Ready(())
     }
 }
 
+/// An unnamed tracked task's bookkeeping, in two words beside the task.
+///
+/// The count in the registry ([`Token`]) and where the task was made; once
+/// the task has been pending, the same moved into one allocation with the
+/// listener on the registry's abort switch (a task that ends in its first
+/// poll never allocates here). `Parked(None)` once ended: the count is
+/// given back. Two variants around one niche keep it at 16 bytes.
+pub(super) enum Site {
+    /// Counted, never pending yet.
+    Fresh(Token, &'static Location<'static>),
+    /// Pending once at least, or ended (`None`).
+    Parked(Option<Box<Parked>>),
+}
+
+/// What a pending [`Site`] keeps.
+pub(super) struct Parked {
+    token: Token,
+    at: &'static Location<'static>,
+    listener: Option<EventListener>,
+}
+
+impl Site {
+    /// One poll of `future`, guarded (panics caught, the abort honoured):
+    /// `None` once ended.
+    pub(super) fn poll<F: Future>(
+        &mut self,
+        future: Pin<&mut CatchUnwind<F>>,
+        cx: &mut Context<'_>,
+    ) -> Option<Poll<Outcome<F::Output>>> {
+        match self {
+            Site::Fresh(token, _) => {
+                let mut listener = None;
+                // Every task tracked here was counted while the registry was
+                // open: see `OPEN_EPOCH`.
+                let polled = poll_guarded(&token.0.abort, OPEN_EPOCH, &mut listener, future, cx);
+                if polled.is_pending() {
+                    if let Site::Fresh(token, at) = std::mem::replace(self, Site::Parked(None)) {
+                        *self = Site::Parked(Some(Box::new(Parked {
+                            token,
+                            at,
+                            listener,
+                        })));
+                    }
+                }
+                Some(polled)
+            }
+            Site::Parked(Some(parked)) => Some(poll_guarded(
+                &parked.token.0.abort,
+                OPEN_EPOCH,
+                &mut parked.listener,
+                future,
+                cx,
+            )),
+            Site::Parked(None) => None,
+        }
+    }
+
+    /// Ends the task: the count (still held) and where it was made; the
+    /// listener is dropped. `None` if it had ended already.
+    pub(super) fn end(&mut self) -> Option<(Token, &'static Location<'static>)> {
+        match std::mem::replace(self, Site::Parked(None)) {
+            Site::Fresh(token, at) => Some((token, at)),
+            Site::Parked(Some(parked)) => {
+                let Parked { token, at, .. } = *parked;
+                Some((token, at))
+            }
+            Site::Parked(None) => None,
+        }
+    }
+
+    /// Where the task was made; `None` once ended.
+    pub(super) fn at(&self) -> Option<&'static Location<'static>> {
+        match self {
+            Site::Fresh(_, at) => Some(at),
+            Site::Parked(Some(parked)) => Some(parked.at),
+            Site::Parked(None) => None,
+        }
+    }
+}
+
 impl<F> fmt::Debug for Tracked<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Tracked")
-            .field("ended", &self.token.is_none())
-            .field("at", &format_args!("{}", self.at))
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("Tracked");
+        d.field("ended", &self.site.at().is_none());
+        if let Some(at) = self.site.at() {
+            d.field("at", &format_args!("{at}"));
+        }
+        d.finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_words_beside_the_task() {
+        let word = std::mem::size_of::<usize>();
+        assert_eq!(std::mem::size_of::<Site>(), 2 * word);
+        let task = async {};
+        fn tracked_size<F>(_: &F) -> usize {
+            std::mem::size_of::<Tracked<F>>()
+        }
+        // `async {}` is one byte: a detached task capturing one `Arc` is as large.
+        assert_eq!(tracked_size(&task), 3 * word);
     }
 }
