@@ -124,12 +124,6 @@ impl<F: Future> Future for CatchUnwind<F> {
 /// checks, listens, and checks again, so it never misses a raise; a
 /// lowering needs no notification (it never turns an abort off for a task
 /// that was there).
-///
-/// On cache lines of its own (128 bytes: x86_64 fetches lines in pairs):
-/// every task reads `state` at each poll, and it is written only by a
-/// shutdown, so it must not share a line with the tracker's count, which
-/// every task's start and end writes.
-#[repr(align(128))]
 pub(crate) struct AbortCell {
     /// The level and the epoch, see the invariants.
     state: AtomicUsize,

@@ -238,9 +238,10 @@ impl Tasks {
     /// [`shutdown`](Tasks::shutdown)'s grace runs out.
     ///
     /// It is [`track`](Tasks::track)'s future spawned on the registry's
-    /// runtime, which type-erases (boxes) it. Spawning `track`'s future on
-    /// the runtime directly saves that allocation, but not always time: see
-    /// [`track`](Tasks::track)'s caveats.
+    /// runtime, which type-erases (boxes) it: one allocation more than the
+    /// runtime's own spawn. Spawning `track`'s future on the runtime
+    /// directly (`tokio::spawn(tasks.track(f)?)`) saves it; `BENCHMARKS.md`
+    /// (*Tracked spawn*) measures both.
     ///
     /// # Errors
     ///
@@ -298,11 +299,15 @@ impl Tasks {
     ///
     /// # Caveats
     ///
-    /// [`Tracked`] carries its bookkeeping inline (32 bytes beside the task
-    /// on 64-bit targets). A runtime that stores the spawned future inside
-    /// its own task allocation (tokio does) may then need a larger block:
-    /// for tiny tasks on tokio this measured slower than
-    /// [`spawn`](Tasks::spawn)'s box, on smol faster (`BENCHMARKS.md`).
+    /// [`Tracked`] adds two words beside the task (16 bytes on 64-bit
+    /// targets), so that a small task still fits the block its runtime
+    /// allocates: tokio stores the future inline in a task cell aligned to
+    /// 128 bytes, and `Tracked<async {}>` (24 bytes) fits the 128-byte cell
+    /// where 32 bytes would need 256. The price is at the first `Pending`:
+    /// a task that waits moves that bookkeeping, with the listener on the
+    /// abort switch, into one small allocation (24 bytes) of its own, beside
+    /// the listener's. A task that ends in its first poll allocates nothing
+    /// here.
     ///
     /// # Examples
     ///

@@ -53,15 +53,19 @@ use crate::{Reason, Shutdown};
 /// The failure hook: called with a task's name and how it failed.
 pub(crate) type Hook = Arc<dyn Fn(&str, &Exit) + Send + Sync + 'static>;
 
+// In declaration order (`repr(C)`), for the cache: the tracker's count, which
+// every task's start and end writes, comes first, on the line of the `Arc`'s
+// own counts, which every task also writes (one line moves between threads,
+// not two); the abort switch, which every task reads at each poll and only a
+// shutdown writes, comes last, more than 128 bytes away from both.
+#[repr(C)]
 pub(crate) struct Inner {
+    pub(crate) tracker: Tracker,
     pub(crate) rt: RuntimeHandle,
     /// The service's scope: escalations trigger it; no restart once it is.
     pub(crate) service: Shutdown,
     /// The parent of every named task's scope; triggered by `shutdown`.
     pub(crate) stopping: Shutdown,
-    pub(crate) tracker: Tracker,
-    /// Drops every unnamed task (spawned or shielded) when set.
-    pub(crate) abort: AbortCell,
     named: Mutex<Named>,
     hook: Mutex<Option<Hook>>,
     /// Unnamed tasks that failed or panicked, ever.
@@ -72,6 +76,8 @@ pub(crate) struct Inner {
     escalated: Mutex<Vec<String>>,
     /// When the first `shutdown` began.
     shutdown_at: Mutex<Option<Instant>>,
+    /// Drops every unnamed task (spawned or shielded) when set.
+    pub(crate) abort: AbortCell,
 }
 
 #[derive(Default)]
@@ -514,5 +520,18 @@ impl fmt::Debug for Control {
             .field("name", &self.name)
             .field("critical", &self.critical)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_abort_switch_is_lines_away_from_the_count() {
+        let count = std::mem::offset_of!(Inner, tracker);
+        let abort = std::mem::offset_of!(Inner, abort);
+        assert_eq!(count, 0, "first, beside the Arc's counts");
+        assert!(abort - count >= 128, "{abort} - {count}");
     }
 }

@@ -213,4 +213,28 @@ mod tests {
         // `async {}` is one byte: a detached task capturing one `Arc` is as large.
         assert_eq!(tracked_size(&task), 3 * word);
     }
+
+    #[cfg(feature = "test-util")]
+    #[test]
+    fn the_bookkeeping_is_boxed_at_the_first_pending_only() {
+        let rt = crate::testing::TestRuntime::new();
+        let tasks = crate::Tasks::new(rt.handle(), crate::Shutdown::new());
+        let mut done = Box::pin(tasks.track(async {}).unwrap());
+        let mut waits = Box::pin(tasks.track(futures_lite::future::pending::<()>()).unwrap());
+        let fresh = |t: &Site| matches!(t, Site::Fresh(..));
+        assert!(fresh(&done.site) && fresh(&waits.site));
+        fn once<T: Future<Output = ()>>(t: Pin<&mut T>) -> Option<()> {
+            futures_lite::future::block_on(futures_lite::future::poll_once(t))
+        }
+        assert_eq!(once(done.as_mut()), Some(()));
+        assert!(
+            matches!(done.site, Site::Parked(None)),
+            "ended, never boxed"
+        );
+        assert_eq!(once(waits.as_mut()), None);
+        assert!(matches!(waits.site, Site::Parked(Some(_))));
+        assert_eq!(tasks.len(), 1);
+        drop(waits);
+        assert!(tasks.is_empty());
+    }
 }
