@@ -237,10 +237,13 @@ impl Tasks {
     /// a [`Shutdown`] if it needs one) and is dropped when a
     /// [`shutdown`](Tasks::shutdown)'s grace runs out.
     ///
-    /// It is [`track`](Tasks::track)'s future spawned on the registry's
-    /// runtime, which type-erases (boxes) it: one allocation more than the
-    /// runtime's own spawn. Spawning `track`'s future on the runtime
-    /// directly (`tokio::spawn(tasks.track(f)?)`) saves it; `BENCHMARKS.md`
+    /// It is [`track`](Tasks::track)'s task (counted, guarded and reported
+    /// alike) spawned on the registry's runtime, which type-erases (boxes)
+    /// it: one allocation more than the runtime's own spawn. Since it is
+    /// boxed anyway, its bookkeeping stays inline (24 bytes beside the
+    /// task), so a task that waits allocates nothing more. Spawning
+    /// `track`'s future on the runtime directly
+    /// (`tokio::spawn(tasks.track(f)?)`) saves the box; `BENCHMARKS.md`
     /// (*Tracked spawn*) measures both.
     ///
     /// # Errors
@@ -268,8 +271,13 @@ impl Tasks {
         F: Future + Send + 'static,
         F::Output: TaskOutput,
     {
-        let tracked = self.track(future)?;
-        self.inner.rt.spawn(tracked);
+        if !self.inner.tracker.try_add() {
+            return Err(StartError::Closed);
+        }
+        let token = Token(Arc::clone(&self.inner));
+        self.inner
+            .rt
+            .spawn(track::Spawned::new(token, Location::caller(), future));
         Ok(())
     }
 

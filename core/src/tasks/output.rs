@@ -17,7 +17,7 @@ use pin_project_lite::pin_project;
 use super::catch::{CatchUnwind, Outcome};
 use super::registry::Token;
 use super::report::Exit;
-use super::track::Site;
+use super::track::{Keeper, Site};
 use super::{StartError, Tasks};
 
 impl Tasks {

@@ -84,26 +84,127 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
-        let Some(outcome) = this.site.poll(this.future, cx) else {
-            // Polled again after it resolved: as `CatchUnwind` does.
-            return Poll::Pending;
-        };
-        let exit = match outcome {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(Outcome::Done(out)) => match out.into_result() {
-                Ok(()) => None,
-                Err(e) => Some(Exit::Failed(Arc::from(e))),
+        poll_unnamed(this.site, this.future, cx)
+    }
+}
+
+pin_project! {
+    /// [`Tracked`] as [`Tasks::spawn`](crate::Tasks::spawn) boxes it: the
+    /// abort listener inline (three words beside the task), since the box
+    /// is made anyway. A task that waits then allocates nothing more.
+    pub(super) struct Spawned<F> {
+        // The task before its count, as in `Tracked`.
+        #[pin]
+        future: CatchUnwind<F>,
+        site: Inline,
+    }
+}
+
+impl<F> Spawned<F> {
+    /// Wraps `future`, already counted by the token's registry.
+    pub(super) fn new(token: Token, at: &'static Location<'static>, future: F) -> Self {
+        Self {
+            future: CatchUnwind::new(future),
+            site: Inline {
+                token: Some(token),
+                at,
+                listener: None,
             },
-            Poll::Ready(Outcome::Panicked(msg)) => Some(Exit::Panicked(msg)),
-            Poll::Ready(Outcome::Aborted) => Some(Exit::Aborted),
-        };
-        // Record the end, then uncount it (the token's drop).
-        if let Some((token, at)) = this.site.end() {
-            if let Some(exit) = exit {
-                token.finish("task spawned", at, exit);
-            }
         }
-        Poll::Ready(())
+    }
+}
+
+impl<F> Future for Spawned<F>
+where
+    F: Future,
+    F::Output: TaskOutput,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        poll_unnamed(this.site, this.future, cx)
+    }
+}
+
+/// One poll of an unnamed task: guarded, and once it ends, its end recorded
+/// and then its count given back.
+fn poll_unnamed<F, K>(
+    site: &mut K,
+    future: Pin<&mut CatchUnwind<F>>,
+    cx: &mut Context<'_>,
+) -> Poll<()>
+where
+    F: Future,
+    F::Output: TaskOutput,
+    K: Keeper,
+{
+    let Some(outcome) = site.poll(future, cx) else {
+        // Polled again after it resolved: as `CatchUnwind` does.
+        return Poll::Pending;
+    };
+    let exit = match outcome {
+        Poll::Pending => return Poll::Pending,
+        Poll::Ready(Outcome::Done(out)) => match out.into_result() {
+            Ok(()) => None,
+            Err(e) => Some(Exit::Failed(Arc::from(e))),
+        },
+        Poll::Ready(Outcome::Panicked(msg)) => Some(Exit::Panicked(msg)),
+        Poll::Ready(Outcome::Aborted) => Some(Exit::Aborted),
+    };
+    // Record the end, then uncount it (the token's drop).
+    if let Some((token, at)) = site.end() {
+        if let Some(exit) = exit {
+            token.finish("task spawned", at, exit);
+        }
+    }
+    Poll::Ready(())
+}
+
+/// An unnamed task's bookkeeping: its count, where it was made, the
+/// listener on the abort switch.
+pub(super) trait Keeper {
+    /// One poll of `future`, guarded (panics caught, the abort honoured):
+    /// `None` once ended.
+    fn poll<F: Future>(
+        &mut self,
+        future: Pin<&mut CatchUnwind<F>>,
+        cx: &mut Context<'_>,
+    ) -> Option<Poll<Outcome<F::Output>>>;
+
+    /// Ends the task: the count (still held) and where it was made; the
+    /// listener is dropped. `None` if it had ended already.
+    fn end(&mut self) -> Option<(Token, &'static Location<'static>)>;
+}
+
+/// [`Spawned`]'s bookkeeping: all inline.
+pub(super) struct Inline {
+    /// `None` once ended.
+    token: Option<Token>,
+    at: &'static Location<'static>,
+    listener: Option<EventListener>,
+}
+
+impl Keeper for Inline {
+    fn poll<F: Future>(
+        &mut self,
+        future: Pin<&mut CatchUnwind<F>>,
+        cx: &mut Context<'_>,
+    ) -> Option<Poll<Outcome<F::Output>>> {
+        let token = self.token.as_ref()?;
+        // Counted while the registry was open: see `OPEN_EPOCH`.
+        Some(poll_guarded(
+            &token.0.abort,
+            OPEN_EPOCH,
+            &mut self.listener,
+            future,
+            cx,
+        ))
+    }
+
+    fn end(&mut self) -> Option<(Token, &'static Location<'static>)> {
+        self.listener = None;
+        self.token.take().map(|token| (token, self.at))
     }
 }
 
@@ -128,10 +229,8 @@ pub(super) struct Parked {
     listener: Option<EventListener>,
 }
 
-impl Site {
-    /// One poll of `future`, guarded (panics caught, the abort honoured):
-    /// `None` once ended.
-    pub(super) fn poll<F: Future>(
+impl Keeper for Site {
+    fn poll<F: Future>(
         &mut self,
         future: Pin<&mut CatchUnwind<F>>,
         cx: &mut Context<'_>,
@@ -164,9 +263,7 @@ impl Site {
         }
     }
 
-    /// Ends the task: the count (still held) and where it was made; the
-    /// listener is dropped. `None` if it had ended already.
-    pub(super) fn end(&mut self) -> Option<(Token, &'static Location<'static>)> {
+    fn end(&mut self) -> Option<(Token, &'static Location<'static>)> {
         match std::mem::replace(self, Site::Parked(None)) {
             Site::Fresh(token, at) => Some((token, at)),
             Site::Parked(Some(parked)) => {
@@ -176,7 +273,9 @@ impl Site {
             Site::Parked(None) => None,
         }
     }
+}
 
+impl Site {
     /// Where the task was made; `None` once ended.
     pub(super) fn at(&self) -> Option<&'static Location<'static>> {
         match self {
@@ -212,6 +311,10 @@ mod tests {
         }
         // `async {}` is one byte: a detached task capturing one `Arc` is as large.
         assert_eq!(tracked_size(&task), 3 * word);
+        // What `Tasks::spawn` boxes: three words beside the task.
+        assert_eq!(std::mem::size_of::<Inline>(), 3 * word);
+        // What a waiting `Tracked` moves into its box.
+        assert_eq!(std::mem::size_of::<Parked>(), 3 * word);
     }
 
     #[cfg(feature = "test-util")]
