@@ -11,6 +11,8 @@
 //!   type-erased `RuntimeHandle::spawn`, which boxes it), `close`, `wait`;
 //! - tokio-util: `TaskTracker::track_future` spawned on the runtime (what
 //!   `TaskTracker::spawn` does on tokio), then `close` and `wait`;
+//! - async-shutdown: `ShutdownManager::wrap_delay_shutdown` spawned on the
+//!   runtime, then `trigger_shutdown` and `wait_shutdown_complete`;
 //! - detached + counter: plain detached spawns, each counted up before its
 //!   spawn and down when it ends, the spawner waiting on an event for zero;
 //! - detached + counter, boxed: the same with each future boxed first, as
@@ -20,6 +22,7 @@
 //!
 //! Paired rounds (see `steward_benches::paired`).
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -87,6 +90,17 @@ fn task_tracker(spawner: &Spawner) -> Duration {
     })
 }
 
+fn async_shutdown(spawner: &Spawner) -> Duration {
+    let manager = async_shutdown::ShutdownManager::<()>::new();
+    timed(spawner, move |spawner| async move {
+        for _ in 0..N {
+            spawner.spawn(manager.wrap_delay_shutdown(async {}).expect("open"));
+        }
+        manager.trigger_shutdown(()).expect("first trigger");
+        manager.wait_shutdown_complete().await;
+    })
+}
+
 /// The baseline: a count and an event, nothing else.
 #[derive(Default)]
 struct Counter {
@@ -148,22 +162,71 @@ fn bench_runtime<R: BenchRuntime>(rt: &R, filter: Option<&str>) {
     }
     let spawner = rt.spawner();
     let s = &spawner;
-    let mut contenders: [Contender<'_>; 6] = [
-        ("steward-track", Box::new(move || steward_track(s))),
-        ("steward-spawn", Box::new(move || steward_tasks(s))),
+    // Every contender's times in run order (the warm-up first), so that
+    // `Tasks::spawn` gets ratios within each round as well, not only the
+    // first contender.
+    let times: [RefCell<Vec<Duration>>; 7] = Default::default();
+    let t = &times;
+    let mut contenders: [Contender<'_>; 7] = [
+        ("steward-track", recorded(&t[0], move || steward_track(s))),
+        ("steward-spawn", recorded(&t[1], move || steward_tasks(s))),
         (
             "detached+counter",
-            Box::new(move || detached_counter(s, false)),
+            recorded(&t[2], move || detached_counter(s, false)),
         ),
         (
             "detached+counter-boxed",
-            Box::new(move || detached_counter(s, true)),
+            recorded(&t[3], move || detached_counter(s, true)),
         ),
-        ("join-all", Box::new(move || join_all(s))),
-        ("tokio-util", Box::new(move || task_tracker(s))),
+        ("join-all", recorded(&t[4], move || join_all(s))),
+        ("tokio-util", recorded(&t[5], move || task_tracker(s))),
+        ("async-shutdown", recorded(&t[6], move || async_shutdown(s))),
     ];
-    report(&paired(&group, N as u64, 50, &mut contenders));
+    report(&paired(&group, N as u64, ROUNDS, &mut contenders));
+    drop(contenders);
+    // `Tasks::spawn` / each contender, within each round (the warm-up left out).
+    let times = times.map(|t| t.into_inner().split_off(1));
+    println!("\n{group}: steward-spawn / contender within each round, median (q1–q3)\n");
+    for (i, name) in NAMES.iter().enumerate().filter(|(i, _)| *i != 1) {
+        let mut ratios: Vec<f64> = (0..ROUNDS)
+            .map(|r| times[1][r].as_secs_f64() / times[i][r].as_secs_f64())
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "| {name} | {:.2} ({:.2}–{:.2}) |",
+            at(0.5),
+            at(0.25),
+            at(0.75)
+        );
+    }
 }
+
+/// `run`, its every time also pushed to `slot`.
+fn recorded<'a>(
+    slot: &'a RefCell<Vec<Duration>>,
+    mut run: impl FnMut() -> Duration + 'a,
+) -> Box<dyn FnMut() -> Duration + 'a> {
+    Box::new(move || {
+        let took = run();
+        slot.borrow_mut().push(took);
+        took
+    })
+}
+
+/// The contenders' names, in the order of `bench_runtime`'s array.
+const NAMES: [&str; 7] = [
+    "steward-track",
+    "steward-spawn",
+    "detached+counter",
+    "detached+counter-boxed",
+    "join-all",
+    "tokio-util",
+    "async-shutdown",
+];
+
+/// Rounds of every comparison.
+const ROUNDS: usize = 50;
 
 fn main() {
     steward_benches::stable_heap();

@@ -6,7 +6,8 @@
 //! valgrind --tool=callgrind target/release/examples/profile_tasks steward
 //! ```
 //!
-//! Contenders: `steward` (`Tasks::spawn`), `tokio-util` (`TaskTracker`),
+//! Contenders: `steward` (`Tasks::spawn`), `track` (`Tasks::track`'s future
+//! spawned on the executor directly), `tokio-util` (`TaskTracker`),
 //! `detached` (detached spawns and an atomic counter). Each run spawns
 //! 100,000 trivial tasks from inside a task and waits for them, 3 times.
 
@@ -34,6 +35,15 @@ fn main() {
                     let tasks = Tasks::new(SmolRuntime::new(spawner).handle(), Shutdown::new());
                     for _ in 0..N {
                         tasks.spawn(async {}).expect("open");
+                    }
+                    tasks.close();
+                    tasks.wait().await;
+                }
+                "track" => {
+                    let tasks =
+                        Tasks::new(SmolRuntime::new(spawner.clone()).handle(), Shutdown::new());
+                    for _ in 0..N {
+                        spawner.spawn(tasks.track(async {}).expect("open")).detach();
                     }
                     tasks.close();
                     tasks.wait().await;
@@ -70,7 +80,9 @@ fn main() {
                         listener.await;
                     }
                 }
-                other => panic!("unknown contender {other:?}: steward, tokio-util or detached"),
+                other => {
+                    panic!("unknown contender {other:?}: steward, track, tokio-util or detached")
+                }
             }
         };
         futures_lite::future::block_on(ex.run(work));

@@ -142,13 +142,16 @@ impl Tasks {
             ready: Event::new(),
         });
         self.inner.tracker.add();
+        // Counted, so born now: a shutdown's abort raised before its lowering
+        // drops this work for good, even if it is first polled after it.
+        let born = self.inner.abort.epoch();
         let token = Token(Arc::clone(&self.inner));
         let mut sender = Sender {
             slot: Arc::clone(&slot),
             sent: false,
         };
         self.inner.rt.spawn(async move {
-            let result = match Guarded::new(&token.0.abort, future).await {
+            let result = match Guarded::new(&token.0.abort, born, future).await {
                 Outcome::Done(value) => Ok(value),
                 Outcome::Panicked(msg) => {
                     token
@@ -157,7 +160,7 @@ impl Tasks {
                     Err(ShieldError::Panicked(msg))
                 }
                 Outcome::Aborted => {
-                    token.0.finish_unnamed("shield", at, Exit::Aborted);
+                    token.finish("shield", at, Exit::Aborted);
                     Err(ShieldError::Aborted)
                 }
             };

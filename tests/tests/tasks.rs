@@ -767,6 +767,52 @@ conformance!(shutdown_gives_up_on_a_blocked_task, |env| async move {
     }
 });
 
+conformance!(
+    /// A task whose thread is held past the grace and `Tasks::ABANDON_AFTER` is
+    /// reported abandoned; when its thread comes back it is dropped at its next
+    /// poll, never run on, and the next report has it aborted. Its executor is a
+    /// thread of the test's own (`track` runs on any executor), held by a
+    /// channel until the report is in: nothing else is blocked, on any runtime,
+    /// and no timing decides the outcome.
+    an_abandoned_task_is_dropped_when_its_thread_comes_back,
+    |env| async move {
+        let tasks = Tasks::new(env.rt.clone(), Shutdown::new());
+        let entered = latch();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let ran_on = Arc::new(AtomicBool::new(false));
+        let dropped = Arc::new(AtomicBool::new(false));
+        let task = {
+            let (entered, ran_on) = (entered.clone(), ran_on.clone());
+            let guard = DropFlag(dropped.clone());
+            tasks
+                .track(async move {
+                    let _guard = guard;
+                    entered.trigger(Reason::Requested);
+                    held.recv().unwrap(); // a synchronous call holds the thread
+                    futures_lite::future::yield_now().await;
+                    ran_on.store(true, Ordering::SeqCst);
+                })
+                .unwrap()
+        };
+        let executor = std::thread::spawn(move || futures_lite::future::block_on(task));
+        entered.triggered().await;
+        let report = tasks.shutdown(ms(20)).await;
+        assert_eq!(report.abandoned_unnamed(), 1, "{report}");
+        assert_eq!(report.aborted().count(), 0, "{report}");
+        release.send(()).unwrap();
+        executor.join().unwrap();
+        assert!(dropped.load(Ordering::SeqCst));
+        assert!(
+            !ran_on.load(Ordering::SeqCst),
+            "the abandoned task ran on after its report"
+        );
+        assert_eq!(tasks.len(), 0);
+        let again = tasks.shutdown(ms(20)).await;
+        assert_eq!(again.aborted().count(), 1, "{again}");
+        assert_eq!(again.abandoned_unnamed(), 0, "{again}");
+    }
+);
+
 /// A runtime that is dropped with shielded work still pending drops that
 /// work: its handle then resolves. Shown on tokio, whose runtime drops every
 /// task it holds when dropped (a smol executor or the virtual-time runtime

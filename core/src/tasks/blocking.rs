@@ -209,7 +209,7 @@ impl Unnamed {
     /// Records how the job ended, then releases its count.
     fn end(&mut self, exit: Exit) {
         if let Some(token) = self.token.take() {
-            token.0.finish_unnamed("blocking task", self.at, exit);
+            token.finish("blocking task", self.at, exit);
         }
     }
 }

@@ -99,31 +99,68 @@ impl<F: Future> Future for CatchUnwind<F> {
 
 /// The switch that tells tasks to drop themselves.
 ///
-/// A level rather than a flag: a named task's cell is raised once and stays
-/// raised; the registry's own cell is raised by a shutdown for the time it
-/// drains the aborted tasks and lowered after, so that shielded work begun
-/// later is not dropped at birth. Two shutdowns that overlap each hold it
-/// raised. `raise` moves the level and then notifies; a [`Guarded`] task
-/// checks, listens, and checks again, so it never misses a raise.
+/// A level rather than a flag, with an epoch. A named task's cell is raised
+/// once and never lowered. The registry's own cell is raised by a shutdown
+/// for the time it drains the aborted tasks and lowered after, so that
+/// shielded work begun later is not dropped at birth; two shutdowns that
+/// overlap each hold it raised.
+///
+/// Lowering must not un-abort a task that was there: a task whose thread
+/// was blocked past [`Tasks::ABANDON_AFTER`](crate::Tasks::ABANDON_AFTER)
+/// sees the abort only when its thread comes back, maybe after the
+/// lowering, and must be dropped then, not run on. So each task keeps the
+/// epoch it was born in ([`AbortCell::epoch`]), and every lowering moves the
+/// epoch on in the same atomic step: a task is aborted while the level is
+/// raised, and for ever once the epoch has moved past its birth. Tasks born
+/// after a lowering run normally.
+///
+/// # Invariants
+///
+/// `state` packs the level (the holders of a raise not yet lowered) in its
+/// low half and the epoch (lowerings so far, wrapping) in its high half.
+/// `raise` adds one to the level and then notifies; `lower` adds one to
+/// the epoch and takes one from the level in one `fetch_add`, so no reader
+/// ever sees the level down without the epoch moved. A [`Guarded`] task
+/// checks, listens, and checks again, so it never misses a raise; a
+/// lowering needs no notification (it never turns an abort off for a task
+/// that was there).
 pub(crate) struct AbortCell {
-    /// How many holders currently ask for an abort.
-    level: AtomicUsize,
+    /// The level and the epoch, see the invariants.
+    state: AtomicUsize,
     event: Event,
 }
+
+/// Bits of [`AbortCell`]'s state that hold the level (the rest: the epoch).
+const LEVEL_BITS: u32 = usize::BITS / 2;
+/// The level's mask.
+const LEVEL: usize = (1 << LEVEL_BITS) - 1;
+/// One epoch.
+const EPOCH: usize = 1 << LEVEL_BITS;
+
+/// The epoch of every task counted through `Tracker::try_add` (spawned,
+/// tracked, named), without reading the cell: such a task was counted while
+/// the registry was open, so before any shutdown closed it, and every raise
+/// of the registry's cell (and so every lowering) comes after that close,
+/// which a shutdown's seal makes final. Only work counted on a closed
+/// registry ([`Tasks::shield`](crate::Tasks::shield)) reads its epoch. A
+/// named task's own cell is never lowered: its epoch stays this one.
+pub(crate) const OPEN_EPOCH: usize = 0;
 
 impl AbortCell {
     pub(crate) fn new() -> Self {
         Self {
-            level: AtomicUsize::new(0),
+            state: AtomicUsize::new(0),
             event: Event::new(),
         }
     }
 
-    /// Aborts every task watching this cell, until [`AbortCell::lower`].
+    /// Aborts every task watching this cell, until [`AbortCell::lower`];
+    /// and those born before the lowering for ever.
     pub(crate) fn raise(&self) {
         // SeqCst: the raise must be visible to a task woken by the
         // notification below, and to one that checks after it listened.
-        self.level.fetch_add(1, Ordering::SeqCst);
+        let prev = self.state.fetch_add(1, Ordering::SeqCst);
+        debug_assert!(prev & LEVEL != LEVEL, "abort level overflow");
         self.event.notify(usize::MAX);
     }
 
@@ -133,25 +170,42 @@ impl AbortCell {
         Raised(self)
     }
 
-    /// Undoes one [`AbortCell::raise`].
+    /// Undoes one [`AbortCell::raise`] for tasks born from now on; the
+    /// tasks born before stay aborted (the epoch moves on with the level).
     fn lower(&self) {
-        // SeqCst: ordered after the drain that the lowering follows; a task
-        // that still sees the old level is aborted, which is what its
-        // raiser wanted.
-        self.level.fetch_sub(1, Ordering::SeqCst);
+        // SeqCst: ordered after the drain that the lowering follows. One
+        // read-modify-write for both halves: a reader that sees the level
+        // down sees the epoch moved, so a task born before is still aborted.
+        // The epoch wraps around at the top of the word (`is_set` compares
+        // it for equality, so only 2^32 lowerings during one task's life on
+        // 64-bit targets, 2^16 on 32-bit, would read as none).
+        self.state.fetch_add(EPOCH - 1, Ordering::SeqCst);
     }
 
-    pub(crate) fn is_set(&self) -> bool {
-        // SeqCst: pairs with `raise`; a task that listened and then reads 0
-        // is certain to be notified by the next raise.
-        self.level.load(Ordering::SeqCst) != 0
+    /// The epoch a task born now belongs to: pass it to
+    /// [`AbortCell::is_set`].
+    pub(crate) fn epoch(&self) -> usize {
+        // SeqCst: as in `is_set`; a task that reads an epoch before a
+        // lowering is aborted by it, one that reads it after is not.
+        self.state.load(Ordering::SeqCst) >> LEVEL_BITS
+    }
+
+    /// Whether a task born in epoch `born` is to be dropped.
+    pub(crate) fn is_set(&self, born: usize) -> bool {
+        // SeqCst: pairs with `raise`; a task that listened and then reads
+        // the level at 0 is certain to be notified by the next raise.
+        let state = self.state.load(Ordering::SeqCst);
+        state & LEVEL != 0 || state >> LEVEL_BITS != born
     }
 }
 
 impl fmt::Debug for AbortCell {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Relaxed: a snapshot for display.
+        let state = self.state.load(Ordering::Relaxed);
         f.debug_struct("AbortCell")
-            .field("set", &self.is_set())
+            .field("level", &(state & LEVEL))
+            .field("epoch", &(state >> LEVEL_BITS))
             .finish()
     }
 }
@@ -186,6 +240,8 @@ pin_project! {
     /// allocation here.
     pub(crate) struct Guarded<'a, F> {
         abort: &'a AbortCell,
+        // The abort's epoch when the task was made (see `AbortCell`).
+        born: usize,
         listener: Option<EventListener>,
         #[pin]
         future: CatchUnwind<F>,
@@ -193,9 +249,12 @@ pin_project! {
 }
 
 impl<'a, F> Guarded<'a, F> {
-    pub(crate) fn new(abort: &'a AbortCell, future: F) -> Self {
+    /// `future`, dropped when `abort` is set for a task born in epoch
+    /// `born` ([`AbortCell::epoch`], read when the task was counted).
+    pub(crate) fn new(abort: &'a AbortCell, born: usize, future: F) -> Self {
         Self {
             abort,
+            born,
             listener: None,
             future: CatchUnwind::new(future),
         }
@@ -207,23 +266,24 @@ impl<F: Future> Future for Guarded<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        poll_guarded(this.abort, this.listener, this.future, cx)
+        poll_guarded(this.abort, *this.born, this.listener, this.future, cx)
     }
 }
 
 /// One poll of a guarded task: `future` with its panics caught, dropped
-/// when `abort` is set. `listener` is the caller's slot for the listener on
+/// when `abort` is set for a task born in epoch `born`. `listener` is the caller's slot for the listener on
 /// the abort event, made only once the task first returns `Pending`.
 ///
 /// Shared by [`Guarded`] (which borrows its cell) and
 /// [`Tracked`](super::Tracked) (which owns the registry it reads it from).
 pub(crate) fn poll_guarded<F: Future>(
     abort: &AbortCell,
+    born: usize,
     listener: &mut Option<EventListener>,
     mut future: Pin<&mut CatchUnwind<F>>,
     cx: &mut Context<'_>,
 ) -> Poll<Outcome<F::Output>> {
-    if abort.is_set() {
+    if abort.is_set(born) {
         future.abort();
         return Poll::Ready(Outcome::Aborted);
     }
@@ -242,7 +302,7 @@ pub(crate) fn poll_guarded<F: Future>(
                 *listener = None;
             }
         }
-        if abort.is_set() {
+        if abort.is_set(born) {
             future.abort();
             return Poll::Ready(Outcome::Aborted);
         }
@@ -302,7 +362,7 @@ mod tests {
         let cell = AbortCell::new();
         let dropped = Arc::new(AtomicBool::new(false));
         let guard = SetOnDrop(dropped.clone());
-        let mut fut = Box::pin(Guarded::new(&cell, async move {
+        let mut fut = Box::pin(Guarded::new(&cell, cell.epoch(), async move {
             let _guard = guard;
             futures_lite::future::pending::<()>().await;
         }));

@@ -31,7 +31,7 @@ use std::time::Duration;
 use crate::runtime::RuntimeHandle;
 use crate::Shutdown;
 
-pub(crate) use catch::{Guarded, Outcome};
+pub(crate) use catch::{Guarded, Outcome, OPEN_EPOCH};
 pub use output::TrackedOutput;
 pub(crate) use registry::{attempt, Control, Inner, Token};
 pub use report::{Exit, Report, TaskError, TaskReport};
@@ -237,10 +237,14 @@ impl Tasks {
     /// a [`Shutdown`] if it needs one) and is dropped when a
     /// [`shutdown`](Tasks::shutdown)'s grace runs out.
     ///
-    /// It is [`track`](Tasks::track)'s future spawned on the registry's
-    /// runtime, which type-erases (boxes) it. Spawning `track`'s future on
-    /// the runtime directly saves that allocation, but not always time: see
-    /// [`track`](Tasks::track)'s caveats.
+    /// It is [`track`](Tasks::track)'s task (counted, guarded and reported
+    /// alike) spawned on the registry's runtime, which type-erases (boxes)
+    /// it: one allocation more than the runtime's own spawn. Since it is
+    /// boxed anyway, its bookkeeping stays inline (24 bytes beside the
+    /// task), so a task that waits allocates nothing more. Spawning
+    /// `track`'s future on the runtime directly
+    /// (`tokio::spawn(tasks.track(f)?)`) saves the box; `BENCHMARKS.md`
+    /// (*Tracked spawn*) measures both.
     ///
     /// # Errors
     ///
@@ -267,8 +271,13 @@ impl Tasks {
         F: Future + Send + 'static,
         F::Output: TaskOutput,
     {
-        let tracked = self.track(future)?;
-        self.inner.rt.spawn(tracked);
+        if !self.inner.tracker.try_add() {
+            return Err(StartError::Closed);
+        }
+        let token = Token(Arc::clone(&self.inner));
+        self.inner
+            .rt
+            .spawn(track::Spawned::new(token, Location::caller(), future));
         Ok(())
     }
 
@@ -298,11 +307,15 @@ impl Tasks {
     ///
     /// # Caveats
     ///
-    /// [`Tracked`] carries its bookkeeping inline (32 bytes beside the task
-    /// on 64-bit targets). A runtime that stores the spawned future inside
-    /// its own task allocation (tokio does) may then need a larger block:
-    /// for tiny tasks on tokio this measured slower than
-    /// [`spawn`](Tasks::spawn)'s box, on smol faster (`BENCHMARKS.md`).
+    /// [`Tracked`] adds two words beside the task (16 bytes on 64-bit
+    /// targets), so that a small task still fits the block its runtime
+    /// allocates: tokio stores the future inline in a task cell aligned to
+    /// 128 bytes, and `Tracked<async {}>` (24 bytes) fits the 128-byte cell
+    /// where 32 bytes would need 256. The price is at the first `Pending`:
+    /// a task that waits moves that bookkeeping, with the listener on the
+    /// abort switch, into one small allocation (24 bytes) of its own, beside
+    /// the listener's. A task that ends in its first poll allocates nothing
+    /// here.
     ///
     /// # Examples
     ///
@@ -486,7 +499,9 @@ impl Tasks {
     /// reported [`Exit::Abandoned`] (unnamed ones are counted in
     /// [`Report::abandoned_unnamed`]) and keeps its thread, which the
     /// runtime's own shutdown must then give up on (the adapters' `App`
-    /// does). Time can still be lost where no future is polled: a blocking
+    /// does). It stays aborted: once its thread comes back, it is dropped
+    /// before it is polled again (the poll that blocked may still finish
+    /// it), never run on, and a later report has it as aborted. Time can still be lost where no future is polled: a blocking
     /// call inside a task's `Drop` runs during the abort, on the executor's
     /// thread, and the report is then late by as long as it blocks, up to
     /// `ABANDON_AFTER`.
@@ -722,7 +737,7 @@ impl Tasks {
         };
         self.inner.rt.spawn(async move {
             let control = Arc::clone(&finish.control);
-            let exit = match Guarded::new(&control.abort, future).await {
+            let exit = match Guarded::new(&control.abort, OPEN_EPOCH, future).await {
                 Outcome::Done(exit) => exit,
                 Outcome::Panicked(msg) => {
                     let exit = Exit::Panicked(msg);

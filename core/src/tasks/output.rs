@@ -12,12 +12,12 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use event_listener::EventListener;
 use pin_project_lite::pin_project;
 
-use super::catch::{poll_guarded, CatchUnwind, Outcome};
+use super::catch::{CatchUnwind, Outcome};
 use super::registry::Token;
 use super::report::Exit;
+use super::track::{Keeper, Site};
 use super::{StartError, Tasks};
 
 impl Tasks {
@@ -65,9 +65,10 @@ impl Tasks {
         }
         Ok(TrackedOutput {
             future: CatchUnwind::new(future),
-            listener: None,
-            at: Location::caller(),
-            token: Some(Token(std::sync::Arc::clone(&self.inner))),
+            site: Site::Fresh(
+                Token(std::sync::Arc::clone(&self.inner)),
+                Location::caller(),
+            ),
         })
     }
 }
@@ -97,10 +98,8 @@ pin_project! {
         // Fields drop in this order: the task before its count.
         #[pin]
         future: CatchUnwind<F>,
-        listener: Option<EventListener>,
-        at: &'static Location<'static>,
-        // `None` once ended.
-        token: Option<Token>,
+        // The count, where it was made, the abort listener (as `Tracked`'s).
+        site: Site,
     }
 }
 
@@ -109,35 +108,33 @@ impl<F: Future> Future for TrackedOutput<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let Some(token) = this.token.as_ref() else {
+        let Some(outcome) = this.site.poll(this.future, cx) else {
             // Polled again after it resolved: as `Tracked` does.
             return Poll::Pending;
         };
-        let inner = &token.0;
-        let output = match poll_guarded(&inner.abort, this.listener, this.future, cx) {
+        let (output, exit) = match outcome {
             Poll::Pending => return Poll::Pending,
-            Poll::Ready(Outcome::Done(out)) => Some(out),
-            Poll::Ready(Outcome::Panicked(msg)) => {
-                inner.finish_unnamed("task tracked", this.at, Exit::Panicked(msg));
-                None
-            }
-            Poll::Ready(Outcome::Aborted) => {
-                inner.finish_unnamed("task tracked", this.at, Exit::Aborted);
-                None
-            }
+            Poll::Ready(Outcome::Done(out)) => (Some(out), None),
+            Poll::Ready(Outcome::Panicked(msg)) => (None, Some(Exit::Panicked(msg))),
+            Poll::Ready(Outcome::Aborted) => (None, Some(Exit::Aborted)),
         };
-        // The end is recorded; now uncount it.
-        *this.listener = None;
-        *this.token = None;
+        // Record the end, then uncount it (the token's drop).
+        if let Some((token, at)) = this.site.end() {
+            if let Some(exit) = exit {
+                token.finish("task tracked", at, exit);
+            }
+        }
         Poll::Ready(output)
     }
 }
 
 impl<F> fmt::Debug for TrackedOutput<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TrackedOutput")
-            .field("ended", &self.token.is_none())
-            .field("at", &format_args!("{}", self.at))
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("TrackedOutput");
+        d.field("ended", &self.site.at().is_none());
+        if let Some(at) = self.site.at() {
+            d.field("at", &format_args!("{at}"));
+        }
+        d.finish_non_exhaustive()
     }
 }

@@ -25,7 +25,10 @@
 //! `named` → `Control::end`. `named` may also be held while a child scope is
 //! made (`Shutdown::child` takes the scope's own locks, which never call
 //! back). Every other lock here is a leaf: taken alone, never held while
-//! notifying, triggering, logging or calling the failure hook.
+//! triggering, logging or calling the failure hook, and never held while
+//! notifying but in one place: an aborted unnamed task gives its count back
+//! under `aborted_unnamed` ([`Token::finish`]), whose release may notify the
+//! tracker's waiters (wakers only, none of which takes a lock here).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -50,15 +53,19 @@ use crate::{Reason, Shutdown};
 /// The failure hook: called with a task's name and how it failed.
 pub(crate) type Hook = Arc<dyn Fn(&str, &Exit) + Send + Sync + 'static>;
 
+// In declaration order (`repr(C)`), for the cache: the tracker's count, which
+// every task's start and end writes, comes first, on the line of the `Arc`'s
+// own counts, which every task also writes (one line moves between threads,
+// not two); the abort switch, which every task reads at each poll and only a
+// shutdown writes, comes last, more than 128 bytes away from both.
+#[repr(C)]
 pub(crate) struct Inner {
+    pub(crate) tracker: Tracker,
     pub(crate) rt: RuntimeHandle,
     /// The service's scope: escalations trigger it; no restart once it is.
     pub(crate) service: Shutdown,
     /// The parent of every named task's scope; triggered by `shutdown`.
     pub(crate) stopping: Shutdown,
-    pub(crate) tracker: Tracker,
-    /// Drops every unnamed task (spawned or shielded) when set.
-    pub(crate) abort: AbortCell,
     named: Mutex<Named>,
     hook: Mutex<Option<Hook>>,
     /// Unnamed tasks that failed or panicked, ever.
@@ -69,6 +76,8 @@ pub(crate) struct Inner {
     escalated: Mutex<Vec<String>>,
     /// When the first `shutdown` began.
     shutdown_at: Mutex<Option<Instant>>,
+    /// Drops every unnamed task (spawned or shielded) when set.
+    pub(crate) abort: AbortCell,
 }
 
 #[derive(Default)]
@@ -198,9 +207,15 @@ impl Inner {
     }
 
     /// Every named task's last report in start order, then the aborted
-    /// unnamed tasks. With `abandoned_at`, a named task still running is
-    /// reported as [`Exit::Abandoned`] at that time; without, it is left out.
-    pub(crate) fn reports(&self, abandoned_at: Option<Instant>) -> Vec<TaskReport> {
+    /// unnamed tasks (the first `listed` of them, when given: those aborted
+    /// after are reported abandoned). With `abandoned_at`, a named task still
+    /// running is reported as [`Exit::Abandoned`] at that time; without, it
+    /// is left out.
+    pub(crate) fn reports(
+        &self,
+        abandoned_at: Option<Instant>,
+        listed: Option<usize>,
+    ) -> Vec<TaskReport> {
         let mut ended: Vec<_> = lock(&self.named)
             .tasks
             .values()
@@ -215,7 +230,9 @@ impl Inner {
             .collect();
         ended.sort_unstable_by_key(|(seq, _)| *seq);
         let mut out: Vec<_> = ended.into_iter().map(|(_, r)| r).collect();
-        out.extend(lock(&self.aborted_unnamed).iter().cloned());
+        let unnamed = lock(&self.aborted_unnamed);
+        out.extend(unnamed.iter().take(listed.unwrap_or(usize::MAX)).cloned());
+        drop(unnamed);
         out
     }
 
@@ -287,29 +304,24 @@ impl Inner {
         !control.stop.is_triggered() && !self.service.is_triggered() && !self.tracker.is_closed()
     }
 
-    /// Records the end of an unnamed task.
+    /// Records the failure of an unnamed task: counted, logged, hooked.
+    /// Other exits record nothing here; an abort goes through
+    /// [`Token::finish`], which lists it for the report.
     pub(crate) fn finish_unnamed(&self, kind: &str, at: &'static Location<'static>, exit: Exit) {
-        match exit {
-            Exit::Aborted => {
-                let now = self.rt.now();
-                let stop_took = lock(&self.shutdown_at).map(|t| now.saturating_duration_since(t));
-                let name = format!("{kind} at {at}");
-                self.report_failure(&name, &exit);
-                lock(&self.aborted_unnamed).push(TaskReport {
-                    name,
-                    exit,
-                    ran: None,
-                    stop_took,
-                    restarts: 0,
-                });
-            }
-            Exit::Failed(_) | Exit::Panicked(_) => {
-                // Relaxed: a statistic, read after the tracker drained.
-                self.unnamed_failures.fetch_add(1, Ordering::Relaxed);
-                self.report_failure(&format!("{kind} at {at}"), &exit);
-            }
-            Exit::Completed | Exit::Stopped | Exit::Overran | Exit::Abandoned => {}
+        if matches!(exit, Exit::Failed(_) | Exit::Panicked(_)) {
+            // Relaxed: a statistic, read after the tracker drained.
+            self.unnamed_failures.fetch_add(1, Ordering::Relaxed);
+            self.report_failure(&format!("{kind} at {at}"), &exit);
         }
+    }
+
+    /// How many aborted unnamed tasks are listed, and how many tasks are
+    /// counted, read together under the list's lock: an unnamed task that is
+    /// aborted lists itself and gives its count back under that lock
+    /// ([`Token::finish`]), so it is in exactly one of the two.
+    pub(crate) fn unnamed_left(&self) -> (usize, usize) {
+        let listed = lock(&self.aborted_unnamed);
+        (listed.len(), self.tracker.len())
     }
 
     /// Records the end of a named task: its report, the table, escalation.
@@ -441,6 +453,38 @@ impl Drop for Finish {
 /// Uncounts an unnamed task when dropped.
 pub(crate) struct Token(pub(crate) Arc<Inner>);
 
+impl Token {
+    /// Records how an unnamed task ended, then gives its count back.
+    ///
+    /// An aborted task is listed for the report and uncounted in one
+    /// critical section of the list's lock, so that a shutdown giving up on
+    /// the unnamed tasks ([`Inner::unnamed_left`]) finds it either listed
+    /// aborted or counted abandoned, never both and never neither. (The
+    /// count's release may notify the tracker's waiters under that leaf
+    /// lock: a notification only calls wakers, which never take it.)
+    pub(crate) fn finish(self, kind: &str, at: &'static Location<'static>, exit: Exit) {
+        if !matches!(exit, Exit::Aborted) {
+            self.0.finish_unnamed(kind, at, exit);
+            return; // `self` dropped: uncounted
+        }
+        let inner = Arc::clone(&self.0);
+        let now = inner.rt.now();
+        let stop_took = lock(&inner.shutdown_at).map(|t| now.saturating_duration_since(t));
+        let name = format!("{kind} at {at}");
+        inner.report_failure(&name, &exit);
+        let mut listed = lock(&inner.aborted_unnamed);
+        listed.push(TaskReport {
+            name,
+            exit,
+            ran: None,
+            stop_took,
+            restarts: 0,
+        });
+        drop(self);
+        drop(listed);
+    }
+}
+
 impl Drop for Token {
     fn drop(&mut self) {
         self.0.tracker.remove();
@@ -476,5 +520,18 @@ impl fmt::Debug for Control {
             .field("name", &self.name)
             .field("critical", &self.critical)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_abort_switch_is_lines_away_from_the_count() {
+        let count = std::mem::offset_of!(Inner, tracker);
+        let abort = std::mem::offset_of!(Inner, abort);
+        assert_eq!(count, 0, "first, beside the Arc's counts");
+        assert!(abort - count >= 128, "{abort} - {count}");
     }
 }

@@ -48,7 +48,8 @@ pub enum Exit {
     /// It had not ended when the shutdown gave up on it: still running past
     /// its grace period and past [`Tasks::ABANDON_AFTER`](crate::Tasks::ABANDON_AFTER)
     /// after its abort (its thread is blocked, so it cannot even be dropped).
-    /// The shutdown reports it and goes on without it.
+    /// The shutdown reports it and goes on without it. The abort stays: when
+    /// its thread comes back, the task is dropped before it is polled again.
     Abandoned,
 }
 
@@ -366,7 +367,9 @@ impl Report {
 
     /// How many unnamed tasks (spawned, tracked or shielded) had not ended
     /// when the shutdown gave up on them. Unnamed tasks are counted, not
-    /// listed, so that spawning one stays one atomic operation.
+    /// listed, so that spawning one stays one atomic operation. One that is
+    /// dropped after that is not also listed as aborted in this report; a
+    /// later report lists it.
     ///
     /// # Examples
     ///

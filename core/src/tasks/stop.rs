@@ -166,6 +166,7 @@ pub(super) async fn stop_all(inner: Arc<Inner>, grace: Duration) -> Report {
     };
     let mut abandoned_at = None;
     let mut abandoned_unnamed = 0;
+    let mut listed_unnamed = None;
     if inner.rt.timeout(grace, idle(&inner)).await.is_err() {
         let raised = inner.abort.raise_until_drop();
         for control in &running {
@@ -175,17 +176,23 @@ pub(super) async fn stop_all(inner: Arc<Inner>, grace: Duration) -> Report {
         // drops, so that their destructors have run when the report is read.
         // Shielded work begun during the drain is dropped too; work begun
         // after it runs normally. A task whose thread is blocked cannot be
-        // dropped: after `ABANDON_AFTER` the shutdown gives up on it.
+        // dropped: after `ABANDON_AFTER` the shutdown gives up on it. The
+        // lowering below keeps it aborted (the cell's epoch moves on): once
+        // its thread comes back, it is dropped at its next check.
         if inner.rt.timeout(ABANDON_AFTER, idle(&inner)).await.is_err() {
             let now = inner.rt.now();
             abandoned_at = Some(now);
             let named = running.iter().filter(|c| c.is_running()).count();
-            abandoned_unnamed = inner.tracker.len().saturating_sub(named);
+            // An unnamed task aborted from here on is counted abandoned in
+            // this report, not listed too (it is listed in the next one).
+            let (listed, counted) = inner.unnamed_left();
+            abandoned_unnamed = counted.saturating_sub(named);
+            listed_unnamed = Some(listed);
         }
         drop(raised);
     }
     Report {
-        tasks: inner.reports(abandoned_at),
+        tasks: inner.reports(abandoned_at, listed_unnamed),
         took: inner.rt.now().saturating_duration_since(start),
         grace,
         unnamed_failures: inner.unnamed_failures(),
