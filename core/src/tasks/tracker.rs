@@ -17,12 +17,14 @@
 //! *sealed* is set, so a `reopen` racing a shutdown either comes before the
 //! seal (the shutdown's close then closes again) or is refused.
 //!
-//! [`Tracker::try_add`] counts with one `fetch_add` on the same word and
-//! takes the count back (as an end, notifying) when the closed bit was set:
-//! a refused task never runs, so "closed and empty" can only be followed by
-//! a moment of a count that is at once given back, never by a new task
-//! slipping in. Only [`Tracker::add`] (shielded work, which must run even
-//! during a shutdown) may add to a closed tracker.
+//! Refusing a task once closed is one compare-and-swap on the same word as
+//! the count, so "closed and empty" can never be followed by a new task
+//! slipping in through [`Tracker::try_add`], nor by a count that is taken
+//! back (a `fetch_add` undone when it finds the closed bit would let
+//! [`Tasks::len`](crate::Tasks::len) read 1 after a `wait` returned: the
+//! stress test `tasks_spawn_close_and_wait_race` caught it). Only
+//! [`Tracker::add`] (shielded work, which must run even during a shutdown)
+//! may add to a closed tracker.
 
 use std::fmt;
 use std::future::Future;
@@ -54,19 +56,24 @@ impl Tracker {
 
     /// Counts a new task unless the tracker is closed; returns whether it did.
     pub(crate) fn try_add(&self) -> bool {
-        // One read-modify-write, as tokio-util's `TaskTracker` counts: the
-        // common case (open) touches the word once. Relaxed: only this
-        // word's modification order matters (a closed bit seen here is
-        // final until a `reopen`); counting a task publishes nothing.
-        let prev = self.state.fetch_add(TASK, Ordering::Relaxed);
-        if prev & CLOSED == 0 {
-            return true;
+        // Relaxed: only this word's modification order matters (a closed bit
+        // seen here is final until a `reopen`); counting a task publishes
+        // nothing.
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & CLOSED != 0 {
+                return false;
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                state + TASK,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => state = actual,
+            }
         }
-        // Closed: refused. Give the count back as a task's end does, which
-        // wakes the waiters if this made the tracker idle again (a waiter
-        // that looked in between saw it busy and is listening).
-        self.remove();
-        false
     }
 
     /// Counts a new task, closed or not.
