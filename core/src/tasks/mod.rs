@@ -286,8 +286,10 @@ impl Tasks {
     /// `smol::spawn(tasks.track(f)?).detach()`.
     ///
     /// The task is [`spawn`](Tasks::spawn)'s, without the type erasure: the
-    /// returned [`Tracked`] is a named future over `F` (no allocation of its
-    /// own), so the runtime's spawn is the only one. It is counted from this
+    /// returned [`Tracked`] is a named future over `F`, so the runtime's
+    /// spawn is the only allocation when it is spawned (a task that waits
+    /// makes one more, small, at its first `Pending`: see *Caveats*). It is
+    /// counted from this
     /// call until it ends or is dropped, so [`wait`](Tasks::wait),
     /// [`close`](Tasks::close) and [`shutdown`](Tasks::shutdown) see it; its
     /// panics are caught around each poll; its panic or error is logged
