@@ -114,13 +114,9 @@ pub use tcp_check::{SmolConnector, TcpCheck};
 /// ```
 pub use steward_core as core;
 
-// What a service's body uses, so that `steward-smol` is its one dependency.
-#[doc(no_inline)]
-pub use steward_core::{
-    health, http, probes, AppReport, Context, Health, HealthCheck, Lifespan, Periodic, Probes,
-    Reason, Report, Restart, RuntimeHandle, Shielded, Shutdown, ShutdownGuard, StartError,
-    TaskError, Tasks,
-};
+// What a service's body uses, so that `steward-smol` is its one dependency
+// (the list is the core's, the same in both adapters).
+steward_core::__adapter_reexports!();
 
 /// The crate's README.md, whose examples run as doc tests.
 #[doc = include_str!("../README.md")]

@@ -328,3 +328,20 @@ macro_rules! __adapter_app {
         }
     };
 }
+
+/// Re-exports, in an adapter's root, what a service's body uses, so that
+/// the adapter is the service's one dependency. Written once here so that
+/// the two adapters offer the same names. For the adapters of this
+/// workspace; not a public API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __adapter_reexports {
+    () => {
+        #[doc(no_inline)]
+        pub use $crate::{
+            health, http, probes, AppReport, Context, Health, HealthCheck, Lifespan, Periodic,
+            Probes, Reason, Report, Restart, RuntimeHandle, Shielded, Shutdown, ShutdownGuard,
+            StartError, TaskError, Tasks,
+        };
+    };
+}
